@@ -1,0 +1,58 @@
+/**
+ * Sluice: streaming HTTP filter chains. The public API, from one entry.
+ */
+export * from './errors.js';
+export { HeaderMap, type HeaderInput } from './filters/headers.js';
+export {
+  FLUSH,
+  type Direction,
+  type Emitter,
+  type FilterContext,
+  type FilterDefinition,
+  type FilterInfo,
+  type FilterInstance,
+  type Flush,
+  type HeadPhase,
+  type OptionsOf,
+  type RequestInfo,
+  type StageName,
+  type Step,
+} from './filters/types.js';
+export { Stage, STAGE_NAMES, stageLabel, stageValue, orderByStage } from './filters/stage.js';
+export { validateOptions } from './filters/options.js';
+export { FilterRegistry, defineFilter, type DefineFilterInput } from './filters/registry.js';
+export { Type, type Static, type TSchema } from '@sinclair/typebox';
+
+export {
+  fromTransformStream,
+  chainToTransformStream,
+  chainOverResponse,
+  type FromTransformStreamInput,
+  type ChainStreamOptions,
+} from './filters/adapters/web.js';
+export { fromNodeTransform, chainToDuplex, type FromNodeTransformInput, type ChainDuplexOptions } from './filters/adapters/node.js';
+export {
+  modPythonFilter,
+  type ModPythonFilter,
+  type ModPythonHandler,
+  type ModPythonFilterInput,
+} from './filters/adapters/modpython.js';
+export { webStreams, nativeStreams, polyfillStreams, type WebStreams } from './filters/adapters/web-streams.js';
+
+export {
+  compileChain,
+  processChain,
+  CompiledChain,
+  type ChainItem,
+  type ChainEntrySpec,
+  type CompileOptions,
+  type MessageInit,
+  type Processed,
+} from './pipeline/compile.js';
+export type { CompiledEntry } from './pipeline/compiled-entry.js';
+export { ChainRun, type ChainSink, type HeadInit } from './pipeline/run.js';
+export { pump, type ChainSource, type PumpOptions } from './pipeline/source.js';
+export { nodeSink, collectSink, countingSink, webSink, type Collected } from './pipeline/sink.js';
+
+export { builtins, builtinFilters } from './builtin/index.js';
+export { identity } from './builtin/identity.js';
