@@ -46,7 +46,7 @@ export class FilterRegistry {
 
   names(): string[] {
     const own = [...this.#filters.values()].map((d) => d.name);
-    return [...(this.#parent?.names() ?? []), ...own].sort();
+    return [...(this.#parent?.names() ?? []), ...own].sort((a, b) => normalise(a).localeCompare(normalise(b)));
   }
 
   /** Every filter with its directions, stage and options schema, sorted by name. */

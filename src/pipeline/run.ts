@@ -55,6 +55,17 @@ interface Waiter {
 const noop = (): void => {};
 
 /**
+ * A rejected promise already marked as handled: whoever awaits it still gets the error, but
+ * a filter that ignores a push() result can never turn a chain failure into an unhandled
+ * rejection that kills the process.
+ */
+function rejected(err: Error): Promise<never> {
+  const p = Promise.reject(err);
+  p.catch(noop);
+  return p;
+}
+
+/**
  * One message through a compiled chain. Two phases, as in Apache: `start()` runs the header
  * phase (every filter sees and edits the head, or steps aside), then `write`/`flush`/`end`
  * move the body through the filters that stayed, by direct calls.
@@ -119,10 +130,11 @@ export class ChainRun {
 
   /** Header phase: make each instance, run its onHead, then commit the head. */
   start(): Step {
-    if (this.#state !== 'new') return Promise.reject(new ChainStateError('start() called twice'));
+    if (this.#state !== 'new') return rejected(new ChainStateError('start() called twice'));
     this.#state = 'head';
     const r = this.#headFrom(0);
-    if (r === undefined && this.#error) return Promise.reject(this.#error);
+    if (r === undefined && this.#error) return rejected(this.#error);
+    if (r) r.catch(noop);
     return r;
   }
 
@@ -143,7 +155,7 @@ export class ChainRun {
     if (this.#state !== 'body') return this.#misuse('end');
     this.#state = 'ended';
     this.#deliver(0, END);
-    if (this.#error) return Promise.reject(this.#error);
+    if (this.#error) return rejected(this.#error);
     return (this.#state as State) === 'done' ? undefined : this.done;
   }
 
@@ -159,7 +171,7 @@ export class ChainRun {
   #headFrom(k: number): Step {
     const entries = this.#entries;
     for (; k < entries.length; k++) {
-      if (this.#error) return Promise.reject(this.#error);
+      if (this.#error) return rejected(this.#error);
       const entry = entries[k]!;
       let slot: StageSlot;
       try {
@@ -167,7 +179,7 @@ export class ChainRun {
         slot = this.#make(entry);
       } catch (err) {
         this.#failWith(new FilterError(entry.name, 'create', err));
-        return Promise.reject(this.#error);
+        return rejected(this.#error!);
       }
       this.#head.begin(!entry.def.preservesLength);
       let r: Step;
@@ -218,7 +230,7 @@ export class ChainRun {
 
   #headFailed(name: string, err: unknown): Promise<never> {
     this.#failWith(err instanceof FilterError ? err : new FilterError(name, 'head', err));
-    return Promise.reject(this.#error);
+    return rejected(this.#error!);
   }
 
   /** Apply the Content-Length rule, freeze the head, bind emitters, release early output. */
@@ -319,9 +331,11 @@ export class ChainRun {
 
   /** Nothing, if every stage after `from` is ready; else a promise for when they are. */
   #readiness(from: number): Step {
-    if (this.#error) return Promise.reject(this.#error);
+    if (this.#error) return rejected(this.#error);
     if (this.#pending === 0 || !this.#busyAfter(from)) return undefined;
-    return new Promise<void>((resolve, reject) => this.#waiters.push({ from, resolve, reject }));
+    const p = new Promise<void>((resolve, reject) => this.#waiters.push({ from, resolve, reject }));
+    p.catch(noop);
+    return p;
   }
 
   /** @internal Readiness as seen by the filter at stage `index` (only what is downstream of it counts). */
@@ -368,7 +382,7 @@ export class ChainRun {
 
   /** @internal Out-of-band failure reported through a filter's emitter. */
   failFrom(slotIndex: number, err: unknown): void {
-    if (this.#error) return;
+    if (this.#error || this.#state === 'done') return;
     const slot = this.#made[slotIndex];
     const phase: FilterPhase = this.#state === 'head' || this.#state === 'new' ? 'head' : 'data';
     this.#failWith(err instanceof FilterError ? err : new FilterError(slot?.name ?? '?', phase, err));
@@ -397,9 +411,9 @@ export class ChainRun {
   }
 
   #misuse(what: string): Promise<never> {
-    if (this.#error) return Promise.reject(this.#error);
+    if (this.#error) return rejected(this.#error);
     const why = this.#state === 'new' || this.#state === 'head' ? 'before the header phase ended' : 'after end()';
-    return Promise.reject(new ChainStateError(`${what}() called ${why}`));
+    return rejected(new ChainStateError(`${what}() called ${why}`));
   }
 
   // ---- used by StageEmitter -------------------------------------------------------------
@@ -459,7 +473,7 @@ class StageEmitter implements Emitter {
     if (this.#run.stageEnded(i)) return this.#misuse('push() after end of stream');
     if (chunk.byteLength === 0) return undefined;
     this.#run.deliver(i + 1, chunk);
-    return this.#run.readinessFor(i);
+    return this.#run.errored ? undefined : this.#run.readinessFor(i);
   }
 
   flush(): Step {
@@ -480,7 +494,7 @@ class StageEmitter implements Emitter {
   #misuse(what: string): Promise<never> {
     const err = new ChainStateError(what);
     this.#run.failFrom(this.#slot, err);
-    return Promise.reject(this.#run.failed ?? err);
+    return rejected(this.#run.failed ?? err);
   }
 }
 

@@ -114,9 +114,10 @@ function pumpNode(run: ChainRun, src: Readable, flushWhenIdle: boolean): Promise
   src.on('end', onEnd);
   src.on('error', onError);
   src.on('close', onClose);
-  run.done.then(undefined, (err: unknown) => {
+  run.done.then(undefined, () => {
     cleanup();
-    if (!src.destroyed) src.destroy(err instanceof Error ? err : undefined);
+    // destroyed without an error: nobody may be listening for 'error' on the source any more
+    if (!src.destroyed) src.destroy();
   });
   return run.done;
 }
