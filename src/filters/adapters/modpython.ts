@@ -36,9 +36,11 @@ export interface ModPythonFilter<O = unknown> {
   readonly head: HeadPhase;
   readonly closed: boolean;
   /**
-   * Up to `n` bytes (default: all data buffered up to the next flush mark). Waits for data.
-   * Returns an empty array at a flush mark (emit what you hold; the mark is passed on at your
-   * next call), and null at end of stream.
+   * `n` bytes, or fewer when a flush mark or end of stream comes first (default: the data
+   * available now, up to the next flush mark). Waits for data. Returns an empty array at a
+   * flush mark (emit what you hold: the mark is passed on after what you write, at your next
+   * read, readline, flush, close or passOn, or when the function returns), and null at end of
+   * stream.
    */
   read(n?: number): Promise<Uint8Array | null>;
   /** Bytes up to and including the next "\n" (or `limit` bytes, or the rest at end); null at end. */
@@ -219,23 +221,35 @@ class ModPythonInstance<O> implements FilterInstance, ModPythonFilter<O> {
   async read(n?: number): Promise<Uint8Array | null> {
     this.#io('read');
     if (this.#mode !== 'body') return null;
+    const want = n === undefined || n < 0 ? undefined : n;
+    // read(n) fills across chunks (the runtime hands over one chunk at a time), stopping
+    // early at a flush mark or end of stream; the mark is then returned by the next read.
+    const parts: Uint8Array[] = [];
+    let size = 0;
     for (;;) {
       const q = this.#queue;
       if (q.length > 0) {
         const first = q[0]!;
         if (first === FLUSH) {
+          if (size > 0) return concat(parts, size);
           q.shift();
           this.#flushOwed = this.#takeConsumed();
           return EMPTY;
         }
-        return this.#take(n);
+        const got = this.#take(want === undefined ? undefined : want - size);
+        if (want === undefined) return got;
+        parts.push(got);
+        size += got.byteLength;
+        if (size >= want) return concat(parts, size);
+        continue;
       }
       if (this.#eos) {
+        if (size > 0) return concat(parts, size);
         this.#eosSeen = true;
         return null;
       }
       await this.#waitInput();
-      if (this.#mode !== 'body') return null;
+      if (this.#mode !== 'body') return size > 0 ? concat(parts, size) : null;
     }
   }
 
@@ -316,12 +330,16 @@ class ModPythonInstance<O> implements FilterInstance, ModPythonFilter<O> {
 
   // ---- internals -------------------------------------------------------------------------
 
-  /** Every I/O call ends the header phase and passes on a flush mark the filter was given. */
-  #io(_what: string): void {
+  /**
+   * Every I/O call ends the header phase; every one but write passes on a flush mark the
+   * filter was given (so all it writes in response to the mark goes before it).
+   */
+  #io(what: string): void {
     if (this.#mode === 'head') {
       this.#mode = 'body';
       this.#endHead();
     }
+    if (what === 'write') return;
     const owed = this.#flushOwed;
     if (owed) {
       this.#flushOwed = null;

@@ -34,6 +34,16 @@ export function fromNodeTransform<O = Record<string, never>>(input: FromNodeTran
     create(ctx) {
       const t = input.transform(ctx);
       let failed: Error | null = null;
+      // Writes the transform has not finished yet: a flush mark waits for them, so output of
+      // an asynchronous transform never falls behind a mark that came after its input.
+      let pendingWrites = 0;
+      let writesDone: Array<() => void> = [];
+      const wrote = (): void => {
+        if (--pendingWrites > 0) return;
+        const w = writesDone;
+        writesDone = [];
+        for (const resolve of w) resolve();
+      };
       const ended = new Promise<void>((resolve, reject) => {
         t.once('end', resolve);
         t.once('error', reject);
@@ -67,7 +77,8 @@ export function fromNodeTransform<O = Record<string, never>>(input: FromNodeTran
       return {
         onData(chunk) {
           if (failed) throw failed;
-          if (t.write(chunk)) return undefined;
+          pendingWrites++;
+          if (t.write(chunk, wrote)) return undefined;
           return new Promise<void>((resolve, reject) => {
             const onDrain = (): void => {
               t.off('error', onError);
@@ -83,7 +94,10 @@ export function fromNodeTransform<O = Record<string, never>>(input: FromNodeTran
         },
         onFlush() {
           const flushKind = flushKindOf(t);
-          if (flushKind === undefined) return drained();
+          if (flushKind === undefined) {
+            if (pendingWrites === 0) return drained();
+            return new Promise<void>((resolve) => writesDone.push(resolve)).then(drained);
+          }
           return new Promise<void>((resolve) => (t as Flushable).flush(flushKind, () => resolve())).then(drained);
         },
         onEnd() {

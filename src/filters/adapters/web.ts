@@ -95,13 +95,18 @@ export function chainToTransformStream(
 ): TransformStream<Uint8Array | Flush, Uint8Array | Flush> {
   const { TransformStream: TS } = opts.streams ?? webStreams;
   let run!: ChainRun;
-  return new TS<Uint8Array | Flush, Uint8Array | Flush>({
+  let cancelled = false;
+  // `cancel` (readable side cancelled or writable side aborted) is in the WHATWG spec, Node and
+  // web-streams-polyfill 4, but not yet in TypeScript's Transformer type.
+  const transformer: Transformer<Uint8Array | Flush, Uint8Array | Flush> & { cancel(reason: unknown): void } = {
     start(controller) {
       run = chain.run(opts.init ?? {}, {
         write: (chunk) => controller.enqueue(chunk),
         flush: opts.emitFlush ? () => controller.enqueue(FLUSH) : undefined,
         end: () => undefined,
-        abort: (reason) => controller.error(reason),
+        abort: (reason) => {
+          if (!cancelled) controller.error(reason); // on cancel the stream is already going down
+        },
       });
       const r = run.start();
       if (r) return r.then(() => opts.onHead?.(run));
@@ -114,7 +119,13 @@ export function chainToTransformStream(
     flush() {
       return run.end();
     },
-  });
+    cancel(reason) {
+      cancelled = true;
+      // the consumer went away or the producer failed: abort the run so filters release resources
+      run.abort(reason);
+    },
+  };
+  return new TS<Uint8Array | Flush, Uint8Array | Flush>(transformer);
 }
 
 /** Statuses whose responses have no body (fetch's Response refuses one). */
@@ -167,8 +178,8 @@ export async function chainOverResponse(
   if (NULL_BODY.has(status) || response.body === null) {
     if (response.body) await response.body.cancel().catch(() => undefined);
     run.abort(new Error(`status ${status} has no body`));
-    return new Response(null, { status, statusText: response.statusText, headers: outHeaders });
+    return new Response(null, { status, statusText: status === response.status ? response.statusText : '', headers: outHeaders });
   }
   void pump(run, response.body as ReadableStream<Uint8Array>).catch(() => undefined);
-  return new Response(body as ReadableStream<Uint8Array>, { status, statusText: response.statusText, headers: outHeaders });
+  return new Response(body as ReadableStream<Uint8Array>, { status, statusText: status === response.status ? response.statusText : '', headers: outHeaders });
 }
