@@ -331,6 +331,37 @@ describe('modPythonFilter: headers', () => {
   });
 });
 
+describe('modPythonFilter: header phase ends at the first I/O', () => {
+  it('an edit right after the first write throws, even before the chain commits the head', async () => {
+    const errors: unknown[] = [];
+    const early = modPythonFilter({
+      name: 'early',
+      handler: async (f) => {
+        void f.write('banner;');
+        try {
+          f.headers.set('x-too-late', '1');
+        } catch (e) {
+          errors.push(e);
+        }
+        try {
+          f.status = 201;
+        } catch (e) {
+          errors.push(e);
+        }
+        expect(f.headers.get('content-type')).toBe('text/plain'); // reads still work
+        for (let c; (c = await f.read()) !== null; ) await f.write(c);
+        f.close();
+      },
+    });
+    const res = await processChain(compileChain([early]), 'body', { headers: { 'content-type': 'text/plain' } });
+    expect(errors).toHaveLength(2);
+    for (const e of errors) expect(e).toMatchObject({ code: 'ERR_SLUICE_HEADERS_COMMITTED' });
+    expect(res.head.headers.has('x-too-late')).toBe(false);
+    expect(res.head.status).toBe(200);
+    expect(res.text()).toBe('banner;body');
+  });
+});
+
 describe('modPythonFilter: write before read, errors', () => {
   it('a banner written before the first read comes out first (and through later filters)', async () => {
     const banner = modPythonFilter({

@@ -1,5 +1,5 @@
 import type { Static, TSchema } from '@sinclair/typebox';
-import { ChainStateError } from '../../errors.js';
+import { ChainStateError, HeadersCommittedError } from '../../errors.js';
 import type { HeaderMap } from '../headers.js';
 import {
   FLUSH,
@@ -126,6 +126,7 @@ class ModPythonInstance<O> implements FilterInstance, ModPythonFilter<O> {
   #headResolve: (() => void) | null = null;
   #headReject: ((e: unknown) => void) | null = null;
   #handlerError: unknown = undefined;
+  #frozenHeaders: HeaderMap | undefined;
 
   constructor(ctx: FilterContext<O>, handler: ModPythonHandler<O>) {
     this.#ctx = ctx;
@@ -138,7 +139,10 @@ class ModPythonInstance<O> implements FilterInstance, ModPythonFilter<O> {
   }
 
   get headers(): HeaderMap {
-    return this.#ctx.head.headers;
+    if (this.#mode === 'head') return this.#ctx.head.headers;
+    // Past its header phase a filter gets a read-only view: later filters have already
+    // decided on the head as it was, so an edit now must fail, not half-apply.
+    return (this.#frozenHeaders ??= frozenCopy(this.#ctx.head.headers));
   }
 
   get status(): number {
@@ -146,6 +150,7 @@ class ModPythonInstance<O> implements FilterInstance, ModPythonFilter<O> {
   }
 
   set status(v: number) {
+    if (this.#mode !== 'head') throw new HeadersCommittedError(`status change by "${this.name}" after its first I/O`);
     this.#ctx.head.status = v;
   }
 
@@ -455,6 +460,13 @@ class ModPythonInstance<O> implements FilterInstance, ModPythonFilter<O> {
     this.#takeConsumed()?.();
     this.#flushQueueMarks();
   }
+}
+
+function frozenCopy(h: HeaderMap): HeaderMap {
+  if (h.locked) return h;
+  const c = h.clone();
+  c.lock();
+  return c;
 }
 
 function concat(parts: Uint8Array[], size: number): Uint8Array {
