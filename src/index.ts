@@ -56,3 +56,8 @@ export { nodeSink, collectSink, countingSink, webSink, type Collected } from './
 
 export { builtins, builtinFilters } from './builtin/index.js';
 export { identity } from './builtin/identity.js';
+export { gzip } from './builtin/gzip.js';
+export { deflate } from './builtin/deflate.js';
+export { br } from './builtin/br.js';
+export { compress } from './builtin/compress.js';
+export { negotiateEncoding, parseAcceptEncoding, type AcceptEntry } from './builtin/support/accept-encoding.js';

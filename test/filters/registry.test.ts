@@ -45,7 +45,7 @@ describe('registry', () => {
 
   it('is extended by users in a few lines, without touching the builtins', () => {
     const mine = builtins.extend().register(level);
-    expect(mine.names()).toEqual(['identity', 'Leveled']);
+    expect(mine.names()).toEqual([...builtins.names(), 'Leveled'].sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase())));
     expect(builtins.has('leveled')).toBe(false);
     expect(() => mine.register({ ...level, name: 'identity' })).toThrow(DuplicateFilterError);
     expect(compileChain(['leveled', 'identity'], { registry: mine }).describe()).toBe('identity (content) → Leveled (encoding)');
@@ -101,7 +101,7 @@ describe('compiling a chain', () => {
 
   it('rejects an unknown name, listing what exists', () => {
     expect(() => compileChain(['gzipp'])).toThrow(UnknownFilterError);
-    expect(() => compileChain(['gzipp'])).toThrow(/registered: identity/);
+    expect(() => compileChain(['gzipp'])).toThrow(/registered: .*gzip, identity/);
   });
 
   it('rejects a filter in a direction it does not serve', () => {

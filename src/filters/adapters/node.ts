@@ -3,7 +3,7 @@ import zlib from 'node:zlib';
 import { FilterDefinitionError } from '../../errors.js';
 import type { CompiledChain, MessageInit } from '../../pipeline/compile.js';
 import type { ChainRun } from '../../pipeline/run.js';
-import type { Direction, FilterContext, FilterDefinition, StageName } from '../types.js';
+import type { Direction, Emitter, FilterContext, FilterDefinition, FilterInstance, StageName } from '../types.js';
 
 export interface FromNodeTransformInput<O> {
   name: string;
@@ -31,83 +31,89 @@ export function fromNodeTransform<O = Record<string, never>>(input: FromNodeTran
     directions: input.directions ?? ['input', 'output'],
     stage: input.stage ?? 'content',
     ...(input.preservesLength !== undefined && { preservesLength: input.preservesLength }),
-    create(ctx) {
-      const t = input.transform(ctx);
-      let failed: Error | null = null;
-      // Writes the transform has not finished yet: a flush mark waits for them, so output of
-      // an asynchronous transform never falls behind a mark that came after its input.
-      let pendingWrites = 0;
-      let writesDone: Array<() => void> = [];
-      const wrote = (): void => {
-        if (--pendingWrites > 0) return;
-        const w = writesDone;
-        writesDone = [];
-        for (const resolve of w) resolve();
+    create: (ctx) => transformInstance(input.transform(ctx), ctx.out),
+  };
+}
+
+/**
+ * Drive one Node Transform as a filter instance: writes honour its backpressure, its output
+ * is pushed to `out` as it comes, a flush mark waits for pending writes (and sync-flushes
+ * zlib/brotli). Built-in filters that wrap node:zlib use it directly.
+ */
+export function transformInstance(t: Transform, out: Emitter): FilterInstance {
+  let failed: Error | null = null;
+  // Writes the transform has not finished yet: a flush mark waits for them, so output of
+  // an asynchronous transform never falls behind a mark that came after its input.
+  let pendingWrites = 0;
+  let writesDone: Array<() => void> = [];
+  const wrote = (): void => {
+    if (--pendingWrites > 0) return;
+    const w = writesDone;
+    writesDone = [];
+    for (const resolve of w) resolve();
+  };
+  const ended = new Promise<void>((resolve, reject) => {
+    t.once('end', resolve);
+    t.once('error', reject);
+  });
+  ended.catch(() => undefined);
+  t.on('data', (chunk: Buffer | string) => {
+    const r = out.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+    if (r) {
+      t.pause();
+      r.then(
+        () => t.resume(),
+        () => undefined,
+      );
+    }
+  });
+  t.on('error', (err) => {
+    failed = err;
+    out.error(err);
+  });
+  /** Resolve once everything the transform has produced so far was pushed on. */
+  const drained = (): Promise<void> | undefined => {
+    if (t.readableLength === 0 && !t.isPaused()) return undefined;
+    return new Promise<void>((resolve) => {
+      const check = (): void => {
+        if (t.readableLength === 0 && !t.isPaused()) resolve();
+        else setImmediate(check);
       };
-      const ended = new Promise<void>((resolve, reject) => {
-        t.once('end', resolve);
-        t.once('error', reject);
+      setImmediate(check);
+    });
+  };
+  return {
+    onData(chunk) {
+      if (failed) throw failed;
+      pendingWrites++;
+      if (t.write(chunk, wrote)) return undefined;
+      return new Promise<void>((resolve, reject) => {
+        const onDrain = (): void => {
+          t.off('error', onError);
+          resolve();
+        };
+        const onError = (err: Error): void => {
+          t.off('drain', onDrain);
+          reject(err);
+        };
+        t.once('drain', onDrain);
+        t.once('error', onError);
       });
-      ended.catch(() => undefined);
-      t.on('data', (chunk: Buffer | string) => {
-        const r = ctx.out.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
-        if (r) {
-          t.pause();
-          r.then(
-            () => t.resume(),
-            () => undefined,
-          );
-        }
-      });
-      t.on('error', (err) => {
-        failed = err;
-        ctx.out.error(err);
-      });
-      /** Resolve once everything the transform has produced so far was pushed on. */
-      const drained = (): Promise<void> | undefined => {
-        if (t.readableLength === 0 && !t.isPaused()) return undefined;
-        return new Promise<void>((resolve) => {
-          const check = (): void => {
-            if (t.readableLength === 0 && !t.isPaused()) resolve();
-            else setImmediate(check);
-          };
-          setImmediate(check);
-        });
-      };
-      return {
-        onData(chunk) {
-          if (failed) throw failed;
-          pendingWrites++;
-          if (t.write(chunk, wrote)) return undefined;
-          return new Promise<void>((resolve, reject) => {
-            const onDrain = (): void => {
-              t.off('error', onError);
-              resolve();
-            };
-            const onError = (err: Error): void => {
-              t.off('drain', onDrain);
-              reject(err);
-            };
-            t.once('drain', onDrain);
-            t.once('error', onError);
-          });
-        },
-        onFlush() {
-          const flushKind = flushKindOf(t);
-          if (flushKind === undefined) {
-            if (pendingWrites === 0) return drained();
-            return new Promise<void>((resolve) => writesDone.push(resolve)).then(drained);
-          }
-          return new Promise<void>((resolve) => (t as Flushable).flush(flushKind, () => resolve())).then(drained);
-        },
-        onEnd() {
-          t.end();
-          return ended;
-        },
-        onAbort(reason) {
-          t.destroy(reason);
-        },
-      };
+    },
+    onFlush() {
+      const flushKind = flushKindOf(t);
+      if (flushKind === undefined) {
+        if (pendingWrites === 0) return drained();
+        return new Promise<void>((resolve) => writesDone.push(resolve)).then(drained);
+      }
+      return new Promise<void>((resolve) => (t as Flushable).flush(flushKind, () => resolve())).then(drained);
+    },
+    onEnd() {
+      t.end();
+      return ended;
+    },
+    onAbort(reason) {
+      t.destroy(reason);
     },
   };
 }

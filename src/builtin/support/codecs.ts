@@ -1,0 +1,90 @@
+import * as fflate from 'fflate';
+import { transformInstance } from '../../filters/adapters/node.js';
+import type { Emitter, FilterInstance } from '../../filters/types.js';
+
+/** node:zlib where the runtime has it; the pure-JS fflate path otherwise. */
+const zlib = await import('node:zlib').then((m) => m.default).catch(() => null);
+export const nodeZlibAvailable = zlib !== null;
+
+export type Coding = 'gzip' | 'deflate' | 'br';
+export type Backend = 'node' | 'fflate';
+export type BackendChoice = Backend | 'auto';
+
+export interface EncodeParams {
+  /** gzip/deflate: zlib level 1-9; br: quality 0-11. */
+  level: number;
+  /** gzip/deflate: windowBits 9-15; br: lgwin 10-24. */
+  window: number;
+  /** Expected input size, when known (brotli tunes itself with it). */
+  sizeHint?: number;
+}
+
+/**
+ * node:zlib where present: measured faster than fflate for gzip and deflate at every chunk
+ * size here (DESIGN.md, bench `gzip.*`), and it runs off the main thread. fflate has no brotli.
+ */
+export function resolveBackend(choice: BackendChoice, coding: Coding): Backend {
+  if (choice === 'fflate' && coding !== 'br') return 'fflate';
+  if (choice === 'auto') return nodeZlibAvailable || coding === 'br' ? 'node' : 'fflate';
+  return 'node';
+}
+
+/** Why a backend cannot serve a coding here, or undefined when it can (checked at config load). */
+export function backendProblem(choice: BackendChoice, coding: Coding): string | undefined {
+  if (coding === 'br' && choice === 'fflate') return 'fflate has no brotli; use backend "node" or "auto"';
+  if (!nodeZlibAvailable && (coding === 'br' || choice === 'node')) return 'node:zlib is not available in this runtime';
+  return undefined;
+}
+
+/** A streaming encoder as a filter instance: a flush mark gives a block decodable at once. */
+export function encoderInstance(coding: Coding, params: EncodeParams, backend: Backend, out: Emitter): FilterInstance {
+  if (backend === 'node' && zlib) {
+    const z = zlib;
+    switch (coding) {
+      case 'gzip':
+        return transformInstance(z.createGzip({ level: params.level, windowBits: params.window }), out);
+      case 'deflate':
+        return transformInstance(z.createDeflate({ level: params.level, windowBits: params.window }), out);
+      case 'br':
+        return transformInstance(
+          z.createBrotliCompress({
+            params: {
+              [z.constants.BROTLI_PARAM_QUALITY]: params.level,
+              [z.constants.BROTLI_PARAM_LGWIN]: params.window,
+              ...(params.sizeHint !== undefined && { [z.constants.BROTLI_PARAM_SIZE_HINT]: params.sizeHint }),
+            },
+          }),
+          out,
+        );
+    }
+  }
+  const level = params.level as fflate.DeflateOptions['level'];
+  const mem = Math.max(0, Math.min(12, params.window - 3)) as fflate.DeflateOptions['mem'];
+  const onData = (data: Uint8Array): void => {
+    if (data.byteLength > 0) out.push(data);
+  };
+  switch (coding) {
+    case 'gzip':
+      return fflateInstance(new fflate.Gzip({ level, mem }, onData));
+    case 'deflate':
+      return fflateInstance(new fflate.Zlib({ level, mem }, onData));
+    default:
+      throw new Error(`no pure-JS encoder for ${coding}`);
+  }
+}
+
+interface FflateStream {
+  push(chunk: Uint8Array, final?: boolean): void;
+  flush(sync?: boolean): void;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** fflate's sync streams run inside the call: the chain stays on its synchronous fast path. */
+function fflateInstance(s: FflateStream): FilterInstance {
+  return {
+    onData: (chunk) => s.push(chunk),
+    onFlush: () => s.flush(true),
+    onEnd: () => s.push(EMPTY, true),
+  };
+}
