@@ -60,4 +60,6 @@ export { gzip } from './builtin/gzip.js';
 export { deflate } from './builtin/deflate.js';
 export { br } from './builtin/br.js';
 export { compress } from './builtin/compress.js';
+export { decompress } from './builtin/decompress.js';
+export { inflate } from './builtin/inflate.js';
 export { negotiateEncoding, parseAcceptEncoding, type AcceptEntry } from './builtin/support/accept-encoding.js';

@@ -2,12 +2,14 @@ import { FilterRegistry } from '../filters/registry.js';
 import type { FilterDefinition } from '../filters/types.js';
 import { br } from './br.js';
 import { compress } from './compress.js';
+import { decompress } from './decompress.js';
 import { deflate } from './deflate.js';
 import { gzip } from './gzip.js';
 import { identity } from './identity.js';
+import { inflate } from './inflate.js';
 
 /** The shipped filters, one file each. */
-export const builtinFilters: readonly FilterDefinition<never>[] = [identity, gzip, deflate, br, compress];
+export const builtinFilters: readonly FilterDefinition<never>[] = [identity, gzip, deflate, br, compress, decompress, inflate];
 
 /**
  * The registry of built-in filters. Add your own with `builtins.extend().register(def)` (a
