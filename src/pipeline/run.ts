@@ -140,9 +140,9 @@ export class ChainRun {
 
   write(chunk: Uint8Array): Step {
     if (this.#state !== 'body') return this.#misuse('write');
-    if (chunk.byteLength === 0) return undefined; // never pass an empty chunk (Apache's rule 1)
-    this.#deliver(0, chunk);
-    return this.#readiness(-1);
+    if (chunk.length === 0) return undefined; // never pass an empty chunk (Apache's rule 1)
+    this.#data(0, chunk);
+    return this.#pending === 0 && this.#error === undefined ? undefined : this.#readiness(-1);
   }
 
   flush(): Step {
@@ -276,6 +276,10 @@ export class ChainRun {
 
   #deliver(i: number, ev: Ev): void {
     if (this.#error) return;
+    if (ev !== FLUSH && ev !== END) {
+      this.#data(i, ev);
+      return;
+    }
     const s = this.#stages[i];
     if (s === undefined) return;
     if (s.busy) {
@@ -283,6 +287,49 @@ export class ChainRun {
       return;
     }
     this.#step(s, i, ev);
+  }
+
+  /**
+   * The hot path: a data chunk into stage j by a direct call. Filters without onData are
+   * skipped; a busy (async) stage queues the chunk in order.
+   */
+  #data(j: number, chunk: Uint8Array): void {
+    const s = this.#stages[j]!;
+    if (s.busy) {
+      (s.queue ??= []).push(chunk);
+      return;
+    }
+    const inst = s.inst;
+    if (inst.onData === undefined) {
+      this.#data(j + 1, chunk);
+      return;
+    }
+    let r: Step;
+    try {
+      r = inst.onData(chunk, s.emitter);
+    } catch (err) {
+      this.#fail(j, chunk, err);
+      return;
+    }
+    if (r !== undefined) this.#awaitStep(s, j, chunk, r);
+  }
+
+  /**
+   * @internal A filter at stage i emits a chunk. Returns nothing when everything downstream
+   * is ready, else the readiness promise.
+   */
+  pushFrom(i: number, chunk: Uint8Array): Step {
+    if (this.#error !== undefined || chunk.length === 0) return undefined;
+    if (this.#stages[i]!.ended) return this.#lateOutput(i);
+    this.#data(i + 1, chunk);
+    return this.#pending === 0 || this.#error !== undefined ? undefined : this.#readiness(i);
+  }
+
+  #lateOutput(i: number): Promise<never> {
+    const err = new ChainStateError('push() after end of stream');
+    const slot = this.#stages[i]!;
+    this.failFrom(this.#made.indexOf(slot), err);
+    return rejected(this.#error ?? err);
   }
 
   #step(s: StageSlot, i: number, ev: Ev): void {
@@ -300,6 +347,10 @@ export class ChainRun {
       if (ev === FLUSH || ev === END) this.#after(s, i, ev);
       return;
     }
+    this.#awaitStep(s, i, ev, r);
+  }
+
+  #awaitStep(s: StageSlot, i: number, ev: Ev, r: Promise<void>): void {
     s.busy = true;
     this.#pending++;
     r.then(
@@ -465,15 +516,11 @@ class StageEmitter implements Emitter {
   push(chunk: Uint8Array): Step {
     const i = this.#index;
     if (i === -1) {
-      if (chunk.byteLength > 0) (this.#early ??= []).push(chunk);
+      if (chunk.length > 0) (this.#early ??= []).push(chunk);
       return undefined;
     }
-    if (this.#run.errored) return undefined;
-    if (i === -2) return this.#misuse('push() from a filter that passed on');
-    if (this.#run.stageEnded(i)) return this.#misuse('push() after end of stream');
-    if (chunk.byteLength === 0) return undefined;
-    this.#run.deliver(i + 1, chunk);
-    return this.#run.errored ? undefined : this.#run.readinessFor(i);
+    if (i === -2) return this.#run.errored ? undefined : this.#misuse('push() from a filter that passed on');
+    return this.#run.pushFrom(i, chunk);
   }
 
   flush(): Step {

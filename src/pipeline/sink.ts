@@ -112,7 +112,7 @@ export function countingSink(): ChainSink & { readonly bytes: number; readonly c
       return chunks;
     },
     write(chunk) {
-      bytes += chunk.byteLength;
+      bytes += chunk.length;
       chunks++;
     },
     end() {},

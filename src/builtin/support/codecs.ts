@@ -61,7 +61,7 @@ export function encoderInstance(coding: Coding, params: EncodeParams, backend: B
   const level = params.level as fflate.DeflateOptions['level'];
   const mem = Math.max(0, Math.min(12, params.window - 3)) as fflate.DeflateOptions['mem'];
   const onData = (data: Uint8Array): void => {
-    if (data.byteLength > 0) out.push(data);
+    if (data.length > 0) out.push(data);
   };
   switch (coding) {
     case 'gzip':

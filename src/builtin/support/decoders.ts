@@ -69,7 +69,7 @@ export function decoderInstance(
   const counted: Emitter = {
     push(chunk): Step {
       if (failed) return undefined;
-      outBytes += chunk.byteLength;
+      outBytes += chunk.length;
       if (limits.maxSize > 0 && outBytes > limits.maxSize) {
         fail(limitError(direction, `limit of ${limits.maxSize} bytes`));
         return undefined;
@@ -89,7 +89,7 @@ export function decoderInstance(
   const inner = backend === 'node' && zlib ? nodeDecoder(order, counted) : fflateDecoder(order, counted, direction);
   return {
     onData(chunk, o) {
-      inBytes += chunk.byteLength;
+      inBytes += chunk.length;
       return inner.onData!(chunk, o);
     },
     onFlush: (o) => inner.onFlush?.(o),
@@ -150,7 +150,7 @@ function fflateDecoder(order: readonly Decodable[], out: Emitter, direction: Dir
   if (order.includes('br')) throw new Error('fflate has no brotli decoder');
   // Build the stack from the innermost (last decoded) outwards.
   let sinkPush = (data: Uint8Array, final: boolean): void => {
-    if (data.byteLength > 0) out.push(data);
+    if (data.length > 0) out.push(data);
     void final;
   };
   const stages: FflateDecoder[] = [];
@@ -175,19 +175,19 @@ function fflateDecoder(order: readonly Decodable[], out: Emitter, direction: Dir
     };
     const ondata = gunzip.ondata;
     gunzip.ondata = (data, final) => {
-      memberOut += data.byteLength;
+      memberOut += data.length;
       ondata(data, final);
     };
   }
   const remember = (chunk: Uint8Array): void => {
-    if (chunk.byteLength >= 4) {
-      tail.set(chunk.subarray(chunk.byteLength - 4));
+    if (chunk.length >= 4) {
+      tail.set(chunk.subarray(chunk.length - 4));
       tailLen = 4;
     } else {
-      const keep = Math.min(tailLen, 4 - chunk.byteLength);
+      const keep = Math.min(tailLen, 4 - chunk.length);
       tail.copyWithin(0, tailLen - keep, tailLen);
       tail.set(chunk, keep);
-      tailLen = keep + chunk.byteLength;
+      tailLen = keep + chunk.length;
     }
   };
   const guard = (f: () => void): void => {

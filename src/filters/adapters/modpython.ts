@@ -244,7 +244,7 @@ class ModPythonInstance<O> implements FilterInstance, ModPythonFilter<O> {
         const got = this.#take(want === undefined ? undefined : want - size);
         if (want === undefined) return got;
         parts.push(got);
-        size += got.byteLength;
+        size += got.length;
         if (size >= want) return concat(parts, size);
         continue;
       }
@@ -278,12 +278,12 @@ class ModPythonInstance<O> implements FilterInstance, ModPythonFilter<O> {
           this.#takeConsumed()?.();
           continue;
         }
-        const room = limit === undefined ? first.byteLength : Math.min(first.byteLength, limit - size);
+        const room = limit === undefined ? first.length : Math.min(first.length, limit - size);
         const nl = first.subarray(0, room).indexOf(10);
         const cut = nl === -1 ? room : nl + 1;
-        parts.push(cut === first.byteLength ? first : first.subarray(0, cut));
+        parts.push(cut === first.length ? first : first.subarray(0, cut));
         size += cut;
-        if (cut === first.byteLength) q.shift();
+        if (cut === first.length) q.shift();
         else q[0] = first.subarray(cut);
         if (nl !== -1 || (limit !== undefined && size >= limit)) return concat(parts, size);
       }
@@ -301,7 +301,7 @@ class ModPythonInstance<O> implements FilterInstance, ModPythonFilter<O> {
     this.#io('write');
     if (this.#mode === 'closed') return Promise.reject(new ChainStateError('write() on a closed filter'));
     const bytes = typeof data === 'string' ? encoder.encode(data) : data;
-    if (bytes.byteLength === 0) return RESOLVED;
+    if (bytes.length === 0) return RESOLVED;
     return this.#out.push(bytes) ?? RESOLVED;
   }
 
@@ -372,7 +372,7 @@ class ModPythonInstance<O> implements FilterInstance, ModPythonFilter<O> {
   #take(n: number | undefined): Uint8Array {
     const q = this.#queue;
     const first = q[0] as Uint8Array;
-    if (n !== undefined && n >= 0 && n < first.byteLength) {
+    if (n !== undefined && n >= 0 && n < first.length) {
       q[0] = first.subarray(n);
       return first.subarray(0, n);
     }
@@ -383,19 +383,19 @@ class ModPythonInstance<O> implements FilterInstance, ModPythonFilter<O> {
       while (end < q.length && q[end] !== FLUSH) end++;
       if (end > 0) {
         const parts = [first, ...(q.splice(0, end) as Uint8Array[])];
-        return concat(parts, parts.reduce((a, p) => a + p.byteLength, 0));
+        return concat(parts, parts.reduce((a, p) => a + p.length, 0));
       }
       return first;
     }
     // read(n): fill up to n from following chunks without waiting
-    let size = first.byteLength;
+    let size = first.length;
     const parts = [first];
     while (size < n && q.length > 0 && q[0] !== FLUSH) {
       const next = q[0] as Uint8Array;
       const want = n - size;
-      if (next.byteLength <= want) {
+      if (next.length <= want) {
         parts.push(next);
-        size += next.byteLength;
+        size += next.length;
         q.shift();
       } else {
         parts.push(next.subarray(0, want));
@@ -475,7 +475,7 @@ function concat(parts: Uint8Array[], size: number): Uint8Array {
   let off = 0;
   for (const p of parts) {
     out.set(p, off);
-    off += p.byteLength;
+    off += p.length;
   }
   return out;
 }

@@ -1,0 +1,5 @@
+import { chainGroup } from './chain.bench.js';
+import type { BenchGroup } from './lib/group.js';
+
+/** Every group of figures, in run order. A new group: add its module here. */
+export const groups: readonly BenchGroup[] = [chainGroup];

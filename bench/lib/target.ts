@@ -1,0 +1,94 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type * as SluiceModule from '../../src/index.js';
+
+/** The package's public API, typed from the sources whatever is loaded at run time. */
+export type Sluice = typeof SluiceModule;
+
+/**
+ * What gets measured:
+ * - 'build' (default): src/ compiled by tsc with the project's tsconfig.build.json, as the
+ *   package ships (dist/). Compiled into node_modules/.cache/sluice-bench/ (not dist/, so a
+ *   bench run never rewrites the tree's build output) and reused while src/ is unchanged.
+ * - 'src': src/*.ts as tsx loads them. tsx (esbuild, keepNames) wraps every arrow function
+ *   in `__name(...)`, an Object.defineProperty per closure made; closures made per message
+ *   (filter instances) then cost microseconds, so per-message figures are not those of the
+ *   shipped code. For quick iteration only.
+ * - { dir }: an already built tree (dist/, or a patched copy to try a change), loaded as is.
+ */
+export type SourceKind = 'build' | 'src' | { dir: string };
+
+export interface Target {
+  readonly sluice: Sluice;
+  readonly source: 'build' | 'src' | 'dir';
+  /** Where the code came from, relative to the project root. */
+  readonly where: string;
+}
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const CACHE = join(ROOT, 'node_modules/.cache/sluice-bench');
+
+function listTs(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...listTs(p));
+    else if (e.name.endsWith('.ts')) out.push(p);
+  }
+  return out.sort();
+}
+
+/** Hash of everything the build reads from the project: sources and compiler settings. */
+function sourceHash(): string {
+  const h = createHash('sha256');
+  for (const f of [...listTs(join(ROOT, 'src')), join(ROOT, 'tsconfig.json'), join(ROOT, 'tsconfig.build.json')]) {
+    h.update(relative(ROOT, f));
+    h.update('\0');
+    h.update(readFileSync(f));
+    h.update('\0');
+  }
+  return h.digest('hex').slice(0, 16);
+}
+
+function build(log: (line: string) => void): string {
+  const hash = sourceHash();
+  const out = join(CACHE, hash);
+  if (existsSync(join(out, 'index.js')) && existsSync(join(out, '.complete'))) return out;
+  log(`building src/ with tsconfig.build.json into ${relative(ROOT, out)} ...`);
+  rmSync(CACHE, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+  const tsc = join(ROOT, 'node_modules/typescript/bin/tsc');
+  try {
+    execFileSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', out, '--declaration', 'false', '--sourceMap', 'false'], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  } catch (err) {
+    // tsc still emits JavaScript when only types are wrong; without index.js there is nothing to run.
+    if (!existsSync(join(out, 'index.js'))) throw new Error(`tsc failed to build src/:\n${String((err as { stdout?: unknown }).stdout ?? err)}`);
+    log('warning: tsc reported type errors in src/; measuring the JavaScript it emitted anyway');
+  }
+  // Under node_modules, Node does not look past the folder for the project's "type": "module".
+  writeFileSync(join(out, 'package.json'), '{ "type": "module", "private": true }\n');
+  writeFileSync(join(out, '.complete'), `${new Date().toISOString()}\n`);
+  return out;
+}
+
+export async function loadTarget(kind: SourceKind, log: (line: string) => void): Promise<Target> {
+  if (typeof kind === 'object') {
+    const dir = resolve(kind.dir);
+    if (!existsSync(join(dir, 'index.js'))) throw new Error(`--source ${kind.dir}: no index.js there`);
+    const sluice = (await import(pathToFileURL(join(dir, 'index.js')).href)) as Sluice;
+    return { sluice, source: 'dir', where: relative(ROOT, dir) || dir };
+  }
+  if (kind === 'src') {
+    const sluice = (await import(pathToFileURL(join(ROOT, 'src/index.ts')).href)) as Sluice;
+    return { sluice, source: 'src', where: 'src/ (tsx)' };
+  }
+  const dir = build(log);
+  const sluice = (await import(pathToFileURL(join(dir, 'index.js')).href)) as Sluice;
+  return { sluice, source: 'build', where: relative(ROOT, dir) };
+}
