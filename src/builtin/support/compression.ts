@@ -90,23 +90,30 @@ function escapeRe(s: string): string {
  */
 export function skipReason(head: HeadPhase, opts: CommonCompression, isType: (ct: string | undefined) => boolean): string | undefined {
   const h = head.headers;
-  if (head.request.method === 'HEAD') return 'HEAD request';
   const s = head.status;
-  if (s < 200 || s === 204 || s === 304 || s === 206) return `status ${s}`;
+  // HEAD and 304 are not skipped here: they get the metadata a GET/200 would (RFC 9110
+  // §9.3.2, §15.4.5; mod_deflate does the same), but no body is encoded.
+  if (s < 200 || s === 204 || s === 205 || s === 206) return `status ${s}`;
   if (h.has('content-range')) return 'partial content';
   if (h.tokens('content-encoding').some((t) => t.toLowerCase() !== 'identity')) return 'already encoded';
   if (h.tokens('cache-control').some((t) => t.toLowerCase() === 'no-transform')) return 'Cache-Control: no-transform';
   const len = h.get('content-length');
-  if (len !== undefined && /^\d+$/.test(len) && Number(len) < opts.minLength) return 'smaller than minLength';
-  if (!isType(h.get('content-type'))) return 'content type not compressible';
+  if (s !== 304 && len !== undefined && /^\d+$/.test(len) && Number(len) < opts.minLength) return 'smaller than minLength';
+  // a 304 often omits Content-Type; its metadata must still match the 200's
+  if (!(s === 304 && !h.has('content-type')) && !isType(h.get('content-type'))) return 'content type not compressible';
   return undefined;
 }
 
-/** Headers of a response this filter now encodes with `coding`. */
+/**
+ * Headers of a response this filter now encodes with `coding`. A 304 only gets its validator
+ * adjusted (it has no content to label), so a cache's stored 200 stays consistent.
+ */
 export function applyEncoding(head: HeadPhase, coding: Coding, etag: CommonCompression['etag']): void {
   const h = head.headers;
-  const prior = h.tokens('content-encoding').filter((t) => t.toLowerCase() !== 'identity');
-  h.set('content-encoding', [...prior, coding].join(', '));
+  if (head.status !== 304) {
+    const prior = h.tokens('content-encoding').filter((t) => t.toLowerCase() !== 'identity');
+    h.set('content-encoding', [...prior, coding].join(', '));
+  }
   h.delete('content-length');
   h.delete('content-md5');
   h.delete('accept-ranges');

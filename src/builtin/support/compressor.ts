@@ -55,11 +55,16 @@ export function compressorFilter<O extends CommonCompression>(spec: CompressorSp
           const hint = sizeHint(head);
           if (hint !== undefined) params.sizeHint = hint;
           applyEncoding(head, coding, o.etag);
+          if (head.request.method === 'HEAD' || head.status === 304) {
+            // same headers as the GET/200, no body to encode
+            return;
+          }
           enc = encoderInstance(coding, params, resolveBackend(o.backend, coding), ctx.out);
         },
-        onData: (chunk, out) => enc!.onData!(chunk, out),
-        onFlush: (out) => enc!.onFlush?.(out),
-        onEnd: (out) => enc!.onEnd?.(out),
+        // enc is absent only for HEAD/304, whose (empty) body passes as it is
+        onData: (chunk, out) => (enc ? enc.onData!(chunk, out) : out.push(chunk)),
+        onFlush: (out) => enc?.onFlush?.(out),
+        onEnd: (out) => enc?.onEnd?.(out),
         onAbort: (reason) => enc?.onAbort?.(reason),
       };
     },
