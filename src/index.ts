@@ -62,4 +62,5 @@ export { br } from './builtin/br.js';
 export { compress } from './builtin/compress.js';
 export { decompress } from './builtin/decompress.js';
 export { inflate } from './builtin/inflate.js';
+export { charset } from './builtin/charset.js';
 export { negotiateEncoding, parseAcceptEncoding, type AcceptEntry } from './builtin/support/accept-encoding.js';

@@ -1,6 +1,7 @@
 import { FilterRegistry } from '../filters/registry.js';
 import type { FilterDefinition } from '../filters/types.js';
 import { br } from './br.js';
+import { charset } from './charset.js';
 import { compress } from './compress.js';
 import { decompress } from './decompress.js';
 import { deflate } from './deflate.js';
@@ -9,7 +10,7 @@ import { identity } from './identity.js';
 import { inflate } from './inflate.js';
 
 /** The shipped filters, one file each. */
-export const builtinFilters: readonly FilterDefinition<never>[] = [identity, gzip, deflate, br, compress, decompress, inflate];
+export const builtinFilters: readonly FilterDefinition<never>[] = [identity, gzip, deflate, br, compress, decompress, inflate, charset];
 
 /**
  * The registry of built-in filters. Add your own with `builtins.extend().register(def)` (a

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import zlib from 'node:zlib';
+import iconv from 'iconv-lite';
 import { builtins, compileChain, processChain, type ChainItem, type MessageInit } from '../../src/index.js';
 import { asyncIdentity, holder, splitAt } from '../helpers.js';
 
@@ -35,6 +36,15 @@ const fixtures: Record<string, Fixture> = {
     input: zlib.brotliCompressSync(zlib.gzipSync(html)),
     expected: html,
     init: { headers: { 'content-type': 'text/html', 'content-encoding': 'gzip, br' } },
+  },
+  charset: {
+    input: iconv.encode('<html><head><meta charset="shift_jis"></head><body>日本語のテキスト、こんにちは。</body></html>\n'.repeat(3), 'shift_jis'),
+    // only the document's own (first) declaration is rewritten
+    expected:
+      '<html><head><meta charset="utf-8"></head><body>日本語のテキスト、こんにちは。</body></html>\n' +
+      '<html><head><meta charset="shift_jis"></head><body>日本語のテキスト、こんにちは。</body></html>\n'.repeat(2),
+    options: { sniff: 64 },
+    init: { headers: { 'content-type': 'text/html' } },
   },
   inflate: {
     input: zlib.gzipSync(html),
