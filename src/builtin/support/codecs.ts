@@ -1,6 +1,6 @@
 import * as fflate from 'fflate';
 import { transformInstance } from '../../filters/adapters/node.js';
-import type { Emitter, FilterInstance } from '../../filters/types.js';
+import type { Emitter, FilterInstance, Step } from '../../filters/types.js';
 
 /** node:zlib where the runtime has it; the pure-JS fflate path otherwise. */
 const zlib = await import('node:zlib').then((m) => m.default).catch(() => null);
@@ -42,11 +42,11 @@ export function encoderInstance(coding: Coding, params: EncodeParams, backend: B
     const z = zlib;
     switch (coding) {
       case 'gzip':
-        return transformInstance(z.createGzip({ level: params.level, windowBits: params.window }), out);
+        return coalesced(transformInstance(z.createGzip({ level: params.level, windowBits: params.window }), out));
       case 'deflate':
-        return transformInstance(z.createDeflate({ level: params.level, windowBits: params.window }), out);
+        return coalesced(transformInstance(z.createDeflate({ level: params.level, windowBits: params.window }), out));
       case 'br':
-        return transformInstance(
+        return coalesced(transformInstance(
           z.createBrotliCompress({
             params: {
               [z.constants.BROTLI_PARAM_QUALITY]: params.level,
@@ -55,7 +55,7 @@ export function encoderInstance(coding: Coding, params: EncodeParams, backend: B
             },
           }),
           out,
-        );
+        ));
     }
   }
   const level = params.level as fflate.DeflateOptions['level'];
@@ -86,5 +86,35 @@ function fflateInstance(s: FflateStream): FilterInstance {
     onData: (chunk) => s.push(chunk),
     onFlush: () => s.flush(true),
     onEnd: () => s.push(EMPTY, true),
+  };
+}
+
+/**
+ * Feed node:zlib in batches of at least `limit` bytes (until a flush mark or the end): each
+ * write is a round trip to the thread pool, so 1 KiB chunks ran at a third of the speed of
+ * 16 KiB ones. mod_deflate buffers the same way (DeflateBufferSize). Chunks are held by
+ * reference; a flush mark or the end releases them at once, so streams stay live.
+ */
+export function coalesced(inner: FilterInstance, limit = 16 * 1024): FilterInstance {
+  let parts: Uint8Array[] = [];
+  let size = 0;
+  const release = (out: Emitter): Step => {
+    if (size === 0) return undefined;
+    const buf = parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
+    parts = [];
+    size = 0;
+    return inner.onData!(buf, out);
+  };
+  const then = (first: Step, next: () => Step): Step => (first ? first.then(next) : next());
+  return {
+    onData(chunk, out) {
+      if (size === 0 && chunk.length >= limit) return inner.onData!(chunk, out);
+      parts.push(chunk);
+      size += chunk.length;
+      return size >= limit ? release(out) : undefined;
+    },
+    onFlush: (out) => then(release(out), () => inner.onFlush?.(out)),
+    onEnd: (out) => then(release(out), () => inner.onEnd?.(out)),
+    onAbort: (reason) => inner.onAbort?.(reason),
   };
 }

@@ -1,10 +1,9 @@
-import * as nodeStream from 'node:stream';
 import { Transform } from 'node:stream';
 import * as fflate from 'fflate';
 import { SluiceError } from '../../errors.js';
 import { transformInstance } from '../../filters/adapters/node.js';
 import type { Direction, Emitter, FilterInstance, Step } from '../../filters/types.js';
-import type { Backend } from './codecs.js';
+import { coalesced, type Backend } from './codecs.js';
 
 const zlib = await import('node:zlib').then((m) => m.default).catch(() => null);
 
@@ -18,6 +17,9 @@ export function decodableCoding(token: string): Decodable | undefined {
   if (t === 'br') return 'br';
   return undefined;
 }
+
+/** Output granularity at which the ratio limit is judged (node:zlib's default chunk size). */
+const RATIO_STEP = 16 * 1024;
 
 export interface InflateLimits {
   /** Maximum decoded bytes; 0 = no limit (DeflateInflateLimitRequestBody). */
@@ -69,17 +71,26 @@ export function decoderInstance(
   const counted: Emitter = {
     push(chunk): Step {
       if (failed) return undefined;
+      const before = outBytes;
       outBytes += chunk.length;
       if (limits.maxSize > 0 && outBytes > limits.maxSize) {
         fail(limitError(direction, `limit of ${limits.maxSize} bytes`));
         return undefined;
       }
-      if (limits.ratio > 0 && inBytes > 0 && outBytes > limits.ratio * inBytes && outBytes > 64 * 1024) {
-        if (++over > limits.burst) {
-          fail(limitError(direction, `ratio limit of ${limits.ratio}:1`));
-          return undefined;
+      // Judge the ratio at every RATIO_STEP bytes of output, not once per chunk: node:zlib
+      // emits 16 KiB chunks but fflate emits all it decoded from one input chunk at once, and
+      // `burst` must mean the same for both (a one-chunk bomb is many steps over, not one).
+      if (limits.ratio > 0 && inBytes > 0) {
+        for (let at = Math.min(outBytes, before + RATIO_STEP); ; at = Math.min(outBytes, at + RATIO_STEP)) {
+          if (at > limits.ratio * inBytes && at > 64 * 1024) {
+            if (++over > limits.burst) {
+              fail(limitError(direction, `ratio limit of ${limits.ratio}:1`));
+              return undefined;
+            }
+          } else over = 0;
+          if (at === outBytes) break;
         }
-      } else over = 0;
+      }
       return out.push(chunk);
     },
     flush: () => out.flush(),
@@ -111,12 +122,46 @@ function nodeTransformFor(coding: Decodable): Transform {
   }
 }
 
-/** stream.compose exists on Node 20 (experimental) but is missing from @types/node 20. */
-const composeStreams = (nodeStream as unknown as { compose: (...streams: Transform[]) => nodeStream.Duplex }).compose;
-
+/**
+ * One transformInstance per layer, chained by hand. (Not stream.compose: on Node 20 it drops
+ * an error the last stream raises after the first has finished, e.g. a truncated inner gzip
+ * inside a complete br layer, and the run then never ends.)
+ */
 function nodeDecoder(order: readonly Decodable[], out: Emitter): FilterInstance {
-  const t = order.length === 1 ? nodeTransformFor(order[0]!) : (composeStreams(...order.map(nodeTransformFor)) as unknown as Transform);
-  return transformInstance(t, out);
+  let inst = transformInstance(nodeTransformFor(order[order.length - 1]!), out);
+  for (let i = order.length - 2; i >= 0; i--) {
+    const next = inst;
+    const into: Emitter = {
+      push(chunk): Step {
+        try {
+          return next.onData!(chunk, out);
+        } catch (err) {
+          out.error(err);
+          return undefined;
+        }
+      },
+      flush: () => undefined,
+      error: (err) => out.error(err),
+    };
+    const t = transformInstance(nodeTransformFor(order[i]!), into);
+    inst = {
+      onData: (chunk, o) => t.onData!(chunk, o),
+      onFlush: async (o) => {
+        await t.onFlush?.(o);
+        await next.onFlush?.(o);
+      },
+      onEnd: async (o) => {
+        await t.onEnd?.(o);
+        await next.onEnd?.(o);
+      },
+      onAbort: (r) => {
+        t.onAbort?.(r);
+        next.onAbort?.(r);
+      },
+    };
+  }
+  // batch small writes for the thread pool (the outermost layer is the one fed by the chain)
+  return coalesced(inst);
 }
 
 /**
@@ -142,74 +187,125 @@ class SniffingInflate extends Transform {
   }
 }
 
-interface FflateDecoder {
-  push(chunk: Uint8Array, final?: boolean): void;
+/** Input is handed to fflate in slices this big, so one decode step's output stays bounded (~1 MB). */
+const FFLATE_SLICE = 1024;
+const EMPTY = new Uint8Array(0);
+
+/**
+ * One fflate layer that also checks what fflate does not: the gzip ISIZE of the last member,
+ * and the Adler-32 of a zlib-wrapped deflate body (fflate strips it unchecked). A body cut
+ * inside its trailer is then an error, as it is with node:zlib, at every layer.
+ */
+class FflateLayer {
+  readonly #dec: { push(chunk: Uint8Array, final?: boolean): void };
+  readonly #coding: Decodable;
+  readonly #tail = new Uint8Array(4);
+  #tailLen = 0;
+  readonly #lead = new Uint8Array(2);
+  #leadLen = 0;
+  #memberOut = 0;
+  #a = 1;
+  #b = 0;
+
+  constructor(coding: Decodable, emit: (data: Uint8Array) => void) {
+    this.#coding = coding;
+    const ondata = (data: Uint8Array): void => {
+      this.#count(data);
+      if (data.length > 0) emit(data);
+    };
+    if (coding === 'gzip') {
+      const g = new fflate.Gunzip(ondata);
+      g.onmember = () => {
+        this.#memberOut = 0;
+      };
+      this.#dec = g;
+    } else if (coding === 'deflate') this.#dec = new fflate.Decompress(ondata);
+    else throw new Error('fflate has no brotli decoder');
+  }
+
+  push(chunk: Uint8Array): void {
+    if (chunk.length === 0) return;
+    for (let i = 0; this.#leadLen < 2 && i < chunk.length; i++) this.#lead[this.#leadLen++] = chunk[i]!;
+    if (chunk.length >= 4) {
+      this.#tail.set(chunk.subarray(chunk.length - 4));
+      this.#tailLen = 4;
+    } else {
+      const keep = Math.min(this.#tailLen, 4 - chunk.length);
+      this.#tail.copyWithin(0, this.#tailLen - keep, this.#tailLen);
+      this.#tail.set(chunk, keep);
+      this.#tailLen = keep + chunk.length;
+    }
+    this.#dec.push(chunk);
+  }
+
+  finish(): void {
+    this.#dec.push(EMPTY, true);
+    const t = this.#tail;
+    if (this.#coding === 'gzip') {
+      const isize = this.#tailLen === 4 ? (t[0]! | (t[1]! << 8) | (t[2]! << 16) | (t[3]! << 24)) >>> 0 : -1;
+      if (isize !== this.#memberOut % 2 ** 32) throw new Error('gzip trailer does not match the data (truncated?)');
+    } else if (this.#zlibWrapped()) {
+      const want = this.#tailLen === 4 ? ((t[0]! << 24) | (t[1]! << 16) | (t[2]! << 8) | t[3]!) >>> 0 : -1;
+      if (want !== ((this.#b << 16) | this.#a) >>> 0) throw new Error('zlib Adler-32 does not match the data (truncated?)');
+    }
+  }
+
+  /** fflate.Decompress's own test for a zlib header (else it inflates raw deflate). */
+  #zlibWrapped(): boolean {
+    const [b0, b1] = [this.#lead[0]!, this.#lead[1]!];
+    if (this.#leadLen < 2 || (b0 === 0x1f && b1 === 0x8b)) return false;
+    return (b0 & 15) === 8 && b0 >> 4 <= 7 && ((b0 << 8) | b1) % 31 === 0;
+  }
+
+  #count(data: Uint8Array): void {
+    if (this.#coding === 'gzip') {
+      this.#memberOut += data.length;
+      return;
+    }
+    let a = this.#a;
+    let b = this.#b;
+    for (let i = 0; i < data.length; ) {
+      const end = Math.min(i + 5552, data.length);
+      for (; i < end; i++) b += a += data[i]!;
+      a %= 65521;
+      b %= 65521;
+    }
+    this.#a = a;
+    this.#b = b;
+  }
 }
 
 function fflateDecoder(order: readonly Decodable[], out: Emitter, direction: Direction): FilterInstance {
-  if (order.includes('br')) throw new Error('fflate has no brotli decoder');
   // Build the stack from the innermost (last decoded) outwards.
-  let sinkPush = (data: Uint8Array, final: boolean): void => {
-    if (data.length > 0) out.push(data);
-    void final;
-  };
-  const stages: FflateDecoder[] = [];
+  let emit = (data: Uint8Array): void => void out.push(data);
+  const layers: FflateLayer[] = [];
   for (let i = order.length - 1; i >= 0; i--) {
-    const next = sinkPush;
-    const d: FflateDecoder = order[i] === 'gzip' ? new fflate.Gunzip((data, final) => next(data, final)) : new fflate.Decompress((data, final) => next(data, final));
-    stages.unshift(d);
-    sinkPush = (data, final) => d.push(data, final);
+    const layer = new FflateLayer(order[i]!, emit);
+    layers.unshift(layer);
+    emit = (data) => layer.push(data);
   }
-  const first = stages[0]!;
-  const EMPTY = new Uint8Array(0);
-  // fflate does not check a gzip trailer; a body cut inside it would pass as complete. Check
-  // ISIZE (the member's length mod 2^32) ourselves when gzip is the only layer.
-  const checkTrailer = order.length === 1 && order[0] === 'gzip';
-  const tail = new Uint8Array(4);
-  let tailLen = 0;
-  let memberOut = 0;
-  if (checkTrailer) {
-    const gunzip = first as fflate.Gunzip;
-    gunzip.onmember = () => {
-      memberOut = 0;
-    };
-    const ondata = gunzip.ondata;
-    gunzip.ondata = (data, final) => {
-      memberOut += data.length;
-      ondata(data, final);
-    };
-  }
-  const remember = (chunk: Uint8Array): void => {
-    if (chunk.length >= 4) {
-      tail.set(chunk.subarray(chunk.length - 4));
-      tailLen = 4;
-    } else {
-      const keep = Math.min(tailLen, 4 - chunk.length);
-      tail.copyWithin(0, tailLen - keep, tailLen);
-      tail.set(chunk, keep);
-      tailLen = keep + chunk.length;
-    }
-  };
+  const first = layers[0]!;
+  let failed = false;
   const guard = (f: () => void): void => {
+    if (failed) return;
     try {
       f();
     } catch (err) {
+      failed = true;
       throw decodeError(direction, err);
     }
   };
   return {
     onData: (chunk) =>
       guard(() => {
-        if (checkTrailer) remember(chunk);
-        first.push(chunk);
+        for (let i = 0; i < chunk.length && !failed; i += FFLATE_SLICE) first.push(chunk.subarray(i, i + FFLATE_SLICE));
       }),
     onEnd: () =>
       guard(() => {
-        first.push(EMPTY, true);
-        if (checkTrailer) {
-          const isize = tailLen === 4 ? (tail[0]! | (tail[1]! << 8) | (tail[2]! << 16) | (tail[3]! << 24)) >>> 0 : -1;
-          if (isize !== memberOut % 2 ** 32) throw new Error('gzip trailer does not match the data (truncated?)');
-        }
+        for (const layer of layers) layer.finish();
       }),
+    onAbort: () => {
+      failed = true;
+    },
   };
 }
