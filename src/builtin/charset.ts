@@ -9,6 +9,7 @@ import {
   closeCharsets,
   rewriteDeclared,
   sameCharset,
+  singleByteToUtf8,
   sniffBOM,
   sniffDeclared,
   withCharset,
@@ -62,10 +63,102 @@ export const charset = defineFilter({
 
 const utf8Encoder = new TextEncoder();
 
+/** Bytes in the source charset → bytes in the target, keeping state across chunks. */
 interface Converter {
-  decoder: iconv.DecoderStream;
-  encode: (s: string) => Uint8Array;
-  encEnd: () => Uint8Array | undefined;
+  write(chunk: Uint8Array): Uint8Array;
+  end(): Uint8Array | undefined;
+}
+
+function invalidInput(direction: 'input' | 'output'): SluiceError {
+  return new SluiceError('ERR_SLUICE_CHARSET', 'the body has bytes that are not valid in its charset', {
+    status: direction === 'input' ? 400 : 502,
+  });
+}
+
+function makeConverter(source: string, target: string, strict: boolean, direction: 'input' | 'output'): Converter {
+  const toUtf8 = sameCharset(target, 'utf-8');
+  const table = toUtf8 ? singleByteToUtf8(source) : undefined;
+  if (table) {
+    return {
+      write(chunk) {
+        const { out, hasInvalid } = table.transcode(chunk, strict);
+        if (strict && hasInvalid) throw invalidInput(direction);
+        return out;
+      },
+      end: () => undefined,
+    };
+  }
+  const decoder = streamingDecoder(source, strict, direction);
+  const encoder = toUtf8 ? null : iconv.getEncoder(target);
+  // A decoder may end a piece on a high surrogate whose low half comes with the next chunk
+  // (Node's utf16le StringDecoder does): hold it back, or each half is encoded alone as U+FFFD.
+  let carry = '';
+  const encode = (text: string, final: boolean): Uint8Array => {
+    if (carry) {
+      text = carry + text;
+      carry = '';
+    }
+    const last = text.charCodeAt(text.length - 1);
+    if (!final && last >= 0xd800 && last <= 0xdbff) {
+      carry = text.slice(-1);
+      text = text.slice(0, -1);
+    }
+    if (decoder.lossy && strict && text.includes('\uFFFD')) throw invalidInput(direction);
+    return encoder ? encoder.write(text) : utf8Encoder.encode(text);
+  };
+  return {
+    write: (chunk) => encode(decoder.write(chunk), false),
+    end() {
+      const a = encode(decoder.end() ?? '', true);
+      const b = encoder?.end();
+      if (a.length && b && b.length) return Buffer.concat([a, b]);
+      return a.length ? a : b && b.length ? b : undefined;
+    },
+  };
+}
+
+interface TextDecoding {
+  write(chunk: Uint8Array): string;
+  end(): string | undefined;
+  /** True when U+FFFD in the output may stand for an invalid byte (iconv-lite cannot say). */
+  readonly lossy: boolean;
+}
+
+/**
+ * The WHATWG decoder when the platform has one for this charset (the browsers' own mappings;
+ * correct across chunk boundaries, and `fatal` reports invalid bytes exactly), else iconv-lite.
+ * iconv-lite 0.7.3's DBCS decoder loses code units when a sequence is finished by carried-over
+ * bytes (pillarjs/iconv-lite#417).
+ */
+function streamingDecoder(source: string, strict: boolean, direction: 'input' | 'output'): TextDecoding {
+  let td: TextDecoder | undefined;
+  try {
+    td = new TextDecoder(source, { fatal: strict });
+  } catch {
+    td = undefined;
+  }
+  if (td && !/^(iso-?8859-?1|latin-?1|us-?ascii|ascii|windows-?1252|cp1252)$/i.test(source)) {
+    const d = td;
+    const wrap = (f: () => string): string => {
+      try {
+        return f();
+      } catch (err) {
+        if (err instanceof TypeError) throw invalidInput(direction);
+        throw err;
+      }
+    };
+    return {
+      write: (chunk) => wrap(() => d.decode(chunk, { stream: true })),
+      end: () => wrap(() => d.decode()),
+      lossy: false,
+    };
+  }
+  const dec = iconv.getDecoder(source, { stripBOM: true });
+  return {
+    write: (chunk) => dec.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length)),
+    end: () => dec.end(),
+    lossy: true,
+  };
 }
 
 class CharsetInstance implements FilterInstance {
@@ -126,32 +219,32 @@ class CharsetInstance implements FilterInstance {
     if (this.#convert === null) this.#decide(out);
     const c = this.#convert;
     if (!c) return;
-    const rest = c.decoder.end();
-    if (rest) this.#emitText(rest, out);
-    const tail = c.encEnd();
-    if (tail && tail.length) out.push(tail);
+    const tail = c.end();
+    if (tail && tail.length) this.#emit(tail, out);
   }
 
   #decide(out: Emitter): void {
     const held = this.#held!;
     this.#held = null;
-    const buf = held.length === 1 ? held[0]! : Buffer.concat(held);
-    const from = this.#declared ?? sniffBOM(buf) ?? (this.#markup ? sniffDeclared(buf) : undefined) ?? this.#o.default;
+    let buf = held.length === 1 ? held[0]! : Buffer.concat(held);
+    // Only the first `sniff` bytes are searched, whatever the chunking.
+    const head = buf.length > this.#o.sniff ? buf.subarray(0, this.#o.sniff) : buf;
+    const written = this.#markup ? sniffDeclared(head) : undefined;
+    // HTML prescan: a <meta> we could read as ASCII cannot mean UTF-16 (WHATWG "get an encoding")
+    const declared = written !== undefined && /^utf-?16(le|be)?$/i.test(written) ? 'utf-8' : written;
+    const bom = sniffBOM(buf);
+    const from = this.#declared ?? bom ?? declared ?? this.#o.default;
     const source = charsetExists(from) ? from : this.#o.default;
-    if (sameCharset(source, this.#o.to) && !(this.#markup && this.#o.rewriteMeta && sniffDeclared(buf) !== undefined && !sameCharset(sniffDeclared(buf)!, this.#o.to))) {
+    if (sameCharset(source, this.#o.to) && !(this.#markup && this.#o.rewriteMeta && written !== undefined && !sameCharset(written, this.#o.to))) {
       this.#convert = false;
+      if (bom === 'utf-8' && sameCharset(source, 'utf-8')) buf = buf.subarray(3); // a converted body has no BOM
       if (buf.length) out.push(buf);
       return;
     }
-    const decoder = iconv.getDecoder(source, { stripBOM: true });
-    const toUtf8 = sameCharset(this.#o.to, 'utf-8');
-    const encoder = toUtf8 ? null : iconv.getEncoder(this.#o.to);
-    this.#convert = {
-      decoder,
-      encode: encoder ? (s) => encoder.write(s) : (s) => utf8Encoder.encode(s),
-      encEnd: () => encoder?.end() ?? undefined,
-    };
-    if (buf.length) this.#write(buf, out);
+    this.#convert = makeConverter(source, this.#o.to, this.#o.onError === 'error', this.#direction);
+    // the declaration is rewritten in the first output: let that be the sniff window's
+    if (head.length) this.#write(head, out);
+    if (buf.length > head.length) this.#write(buf.subarray(head.length), out);
   }
 
   #write(chunk: Uint8Array, out: Emitter): void {
@@ -160,22 +253,23 @@ class CharsetInstance implements FilterInstance {
       out.push(chunk);
       return;
     }
-    const text = c.decoder.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
-    if (text) this.#emitText(text, out);
+    const bytes = c.write(chunk);
+    if (bytes.length) this.#emit(bytes, out);
   }
 
-  #emitText(text: string, out: Emitter): void {
-    const c = this.#convert as Converter;
+  /**
+   * The first output carries the document's own declaration: rewrite it on the output bytes
+   * read as latin1 (1:1 with bytes; the markup is ASCII in every ASCII-compatible charset).
+   */
+  #emit(bytes: Uint8Array, out: Emitter): void {
     if (this.#first) {
       this.#first = false;
-      if (this.#markup && this.#o.rewriteMeta) text = rewriteDeclared(text, this.#o.to);
+      if (this.#markup && this.#o.rewriteMeta && !/^utf-?(16|32)/i.test(this.#o.to)) {
+        const s = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
+        const r = rewriteDeclared(s, this.#o.to);
+        if (r !== s) bytes = Buffer.from(r, 'latin1');
+      }
     }
-    if (this.#o.onError === 'error' && text.includes('\uFFFD')) {
-      throw new SluiceError('ERR_SLUICE_CHARSET', 'the body has bytes that are not valid in its charset', {
-        status: this.#direction === 'input' ? 400 : 502,
-      });
-    }
-    const bytes = c.encode(text);
-    if (bytes.length) out.push(bytes);
+    out.push(bytes);
   }
 }

@@ -82,8 +82,9 @@ export function sniffBOM(buf: Uint8Array): string | undefined {
   return undefined;
 }
 
-const META_CHARSET = /(<meta\s[^>]*?charset\s*=\s*["']?)([A-Za-z0-9_:.()-]+)/i;
-const XML_DECL = /^(\s*<\?xml[^>]*?encoding\s*=\s*["'])([A-Za-z0-9_:.()-]+)/;
+// (the name must be followed by its delimiter: a name cut by the end of the window is no name)
+const META_CHARSET = /(<meta\s[^>]*?charset\s*=\s*["']?)([A-Za-z0-9_:.()-]+)(?=["'\s;/>])/i;
+const XML_DECL = /^(\s*<\?xml[^>]*?encoding\s*=\s*["'])([A-Za-z0-9_:.()-]+)(?=["'])/;
 
 /**
  * A charset declared in the first bytes: `<meta charset>`, `<meta http-equiv content="…;
@@ -98,4 +99,71 @@ export function sniffDeclared(buf: Uint8Array): string | undefined {
 /** Rewrite a declared charset in decoded markup to the one the body now has. */
 export function rewriteDeclared(text: string, to: string): string {
   return text.replace(XML_DECL, `$1${to}`).replace(META_CHARSET, `$1${to}`);
+}
+
+/**
+ * A byte → UTF-8 transcoder for a single-byte charset, built from iconv-lite's own table (so it
+ * agrees with it byte for byte). It decodes as latin1 (native), fixes only the bytes where the
+ * charset differs from latin1 (for windows-1252 just 0x80-0x9F) with one native regex
+ * replace, and encodes UTF-8 natively. Returns undefined when the charset is not single-byte.
+ * (Node 20's TextDecoder is no substitute: it decodes windows-1252 0x80 as U+0080, not €.)
+ */
+export function singleByteToUtf8(charsetName: string): SingleByteTranscoder | undefined {
+  const key = resolveCharset(charsetName);
+  if (sbcsCache.has(key)) return sbcsCache.get(key);
+  let t: SingleByteTranscoder | undefined;
+  try {
+    const all = Uint8Array.from({ length: 256 }, (_, i) => i);
+    const whole = iconv.decode(Buffer.from(all), charsetName, { stripBOM: false });
+    const singles: string[] = [];
+    for (let b = 0; b < 256; b++) singles.push(iconv.decode(Buffer.from([b]), charsetName, { stripBOM: false }));
+    const isSingle = singles.every((x) => x.length === 1 && !(x.charCodeAt(0) >= 0xd800 && x.charCodeAt(0) < 0xe000));
+    if (isSingle && singles.join('') === whole) {
+      const map = new Map<string, string>();
+      let invalid = '';
+      for (let b = 0; b < 256; b++) {
+        const latin = String.fromCharCode(b);
+        if (singles[b] !== latin) map.set(latin, singles[b]!);
+        if (singles[b] === '\uFFFD') invalid += latin;
+      }
+      t = new SingleByteTranscoder(charsetName, map, invalid);
+    }
+  } catch {
+    t = undefined;
+  }
+  sbcsCache.set(key, t);
+  return t;
+}
+
+const sbcsCache = new Map<string, SingleByteTranscoder | undefined>();
+
+function charClass(chars: Iterable<string>): RegExp | null {
+  const parts = [...chars].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return parts.length ? new RegExp(`[${parts.join('')}]`, 'g') : null;
+}
+
+export class SingleByteTranscoder {
+  readonly #charset: string;
+  readonly #differs: RegExp | null;
+  readonly #invalid: RegExp | null;
+
+  constructor(charset: string, map: Map<string, string>, invalid: string) {
+    this.#charset = charset;
+    const re = charClass(map.keys());
+    this.#differs = re ? new RegExp(re.source) : null;
+    this.#invalid = invalid ? new RegExp(charClass(invalid)!.source) : null;
+  }
+
+  /**
+   * UTF-8 bytes for `chunk`; `hasInvalid` tells whether a byte has no mapping (U+FFFD). A chunk
+   * with no byte that differs from latin1 takes the native path; one with such bytes goes
+   * through iconv-lite (single-byte decoding keeps no state, so per chunk is exact).
+   */
+  transcode(chunk: Uint8Array, checkInvalid = false): { out: Uint8Array; hasInvalid: boolean } {
+    const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+    const s = buf.toString('latin1');
+    const hasInvalid = checkInvalid && this.#invalid !== null && this.#invalid.test(s);
+    if (this.#differs !== null && this.#differs.test(s)) return { out: Buffer.from(iconv.decode(buf, this.#charset), 'utf8'), hasInvalid };
+    return { out: Buffer.from(s, 'utf8'), hasInvalid };
+  }
 }
