@@ -1,5 +1,6 @@
 import { chainGroup } from './chain.bench.js';
+import { codecGroup } from './codec.bench.js';
 import type { BenchGroup } from './lib/group.js';
 
 /** Every group of figures, in run order. A new group: add its module here. */
-export const groups: readonly BenchGroup[] = [chainGroup];
+export const groups: readonly BenchGroup[] = [chainGroup, codecGroup];
