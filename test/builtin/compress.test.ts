@@ -14,6 +14,7 @@ import {
   type MessageInit,
   type Processed,
 } from '../../src/index.js';
+import { prng } from '../helpers.js';
 
 /**
  * The compressors (gzip, deflate, br, compress) end to end through processChain: every output
@@ -28,17 +29,6 @@ const { Z_SYNC_FLUSH, BROTLI_OPERATION_FLUSH } = zlib.constants;
 
 // ---- bodies ------------------------------------------------------------------------------
 
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const WORDS = 'lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et dolore magna aliqua filter brigade bucket sluice apache httpd'.split(' ');
 

@@ -19,6 +19,7 @@ import {
   type MessageInit,
   type Processed,
 } from '../../src/index.js';
+import { prng } from '../helpers.js';
 
 /**
  * decompress (output) and inflate (input): decoding gzip/x-gzip/deflate/br and stacked
@@ -35,17 +36,6 @@ const BACKENDS: readonly Backend[] = ['node', 'fflate'];
 
 // ---- bodies ------------------------------------------------------------------------------
 
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Readable, repetitive text with some UTF-8 (~40 KB). */
 const TEXT = Buffer.from(
