@@ -64,3 +64,24 @@ export { decompress } from './builtin/decompress.js';
 export { inflate } from './builtin/inflate.js';
 export { charset } from './builtin/charset.js';
 export { negotiateEncoding, parseAcceptEncoding, type AcceptEntry } from './builtin/support/accept-encoding.js';
+
+export { createProxy } from './proxy/create.js';
+export { createProxyServer, type ProxyOptions } from './proxy/server.js';
+export { startDemoUpstream, type DemoUpstream } from './proxy/demo-upstream.js';
+export {
+  defineConfig,
+  type SluiceConfig,
+  type UpstreamSpec,
+  type LocationSpec,
+  type ChainEntryConfig,
+  type ConditionSpec,
+  type FilterDeclaration,
+  type CompiledConfig,
+  type CompiledLocation,
+  type CompiledUpstream,
+} from './pipeline/config/types.js';
+export { validateConfig, loadConfigFile, parseConfigText } from './pipeline/config/load.js';
+export { ConfigError, formatProblems, type ConfigProblem } from './pipeline/config/errors.js';
+export { configJsonSchema } from './pipeline/config/schema.js';
+export { compileCondition } from './pipeline/conditions.js';
+export { normalisePath } from './pipeline/locations.js';

@@ -24,6 +24,11 @@ export interface PumpOptions {
   flush?: 'idle' | 'none';
   /** Aborting it aborts the run and destroys the source. */
   signal?: AbortSignal;
+  /**
+   * On a chain failure, drain a Node source instead of destroying it: for a server's own
+   * request stream, whose socket must live to carry the error response (a 413).
+   */
+  drainOnFailure?: boolean;
 }
 
 /**
@@ -48,7 +53,7 @@ export function pump(run: ChainRun, source: ChainSource, opts: PumpOptions = {})
   if (source instanceof Uint8Array) {
     return settle(run, chainSteps(run.write(source), () => run.end()));
   }
-  if (source instanceof Readable) return pumpNode(run, source, opts.flush === 'idle');
+  if (source instanceof Readable) return pumpNode(run, source, opts.flush === 'idle', opts.drainOnFailure ?? false);
   if (isWebReadable(source)) return pumpWeb(run, source);
   if (isAsyncIterable(source)) return pumpIterable(run, source[Symbol.asyncIterator]());
   return pumpSyncIterable(run, source);
@@ -63,7 +68,7 @@ function chainSteps(first: Step, next: () => Step): Step {
   return first ? first.then(next) : next();
 }
 
-function pumpNode(run: ChainRun, src: Readable, flushWhenIdle: boolean): Promise<void> {
+function pumpNode(run: ChainRun, src: Readable, flushWhenIdle: boolean, drainOnFailure: boolean): Promise<void> {
   let idleScheduled = false;
   let waiting = false;
   const onIdle = (): void => {
@@ -116,6 +121,11 @@ function pumpNode(run: ChainRun, src: Readable, flushWhenIdle: boolean): Promise
   src.on('close', onClose);
   run.done.then(undefined, () => {
     cleanup();
+    if (drainOnFailure) {
+      src.on('error', () => undefined);
+      src.resume();
+      return;
+    }
     // destroyed without an error: nobody may be listening for 'error' on the source any more
     if (!src.destroyed) src.destroy();
   });

@@ -1,56 +1,122 @@
 #!/usr/bin/env node
 /**
- * The `sluice` command. The proxy itself (`sluice --config FILE`, `sluice check`) arrives
- * with the proxy issue; until then this says so plainly and offers what exists.
+ * The `sluice` command: run a config, check one, list filters, or (no arguments) run the
+ * embedded demo: the built-in demo upstream behind a proxy whose locations show the filters.
  */
 import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import { builtins } from '../builtin/index.js';
 import { stageLabel } from '../filters/stage.js';
+import { formatProblems, loadConfigFile, validateConfig } from '../pipeline/config/load.js';
+import type { CompiledConfig } from '../pipeline/config/types.js';
+import { demoConfig } from './demo-config.js';
+import { startDemoUpstream } from './demo-upstream.js';
+import { createProxyServer } from './server.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+const usage = `sluice ${pkg.version}: streaming HTTP filter chains in front of any upstream
+
+usage:
+  sluice                          run the built-in demo (PORT overrides 8080)
+  sluice --config FILE [--port N] [--host H]
+                                  run a config (JSON or YAML)
+  sluice check --config FILE      validate a config: exit 0, or 1 with every problem named
+  sluice filters                  list the registered filters (directions, stage, options)
+  sluice --version | --help
+`;
 
 function listFilters(): string {
   const rows = builtins.list().map((f) => {
     const opts = f.options && 'properties' in f.options ? Object.keys(f.options.properties as object).join(', ') : '';
-    return `  ${f.name.padEnd(14)} ${f.directions.join('+').padEnd(13)} ${stageLabel(f.stage).padEnd(10)} ${opts ? `options: ${opts} — ` : ''}${f.description}`;
+    return `  ${f.name.padEnd(12)} ${f.directions.join('+').padEnd(13)} ${stageLabel(f.stage).padEnd(11)} ${f.description}${opts ? `\n  ${''.padEnd(38)}options: ${opts}` : ''}`;
   });
-  return [`  ${'name'.padEnd(14)} ${'directions'.padEnd(13)} ${'stage'.padEnd(10)} description`, ...rows].join('\n');
+  return [`  ${'name'.padEnd(12)} ${'directions'.padEnd(13)} ${'stage'.padEnd(11)} description`, ...rows].join('\n');
 }
 
-const usage = `sluice ${pkg.version}: streaming HTTP filter chains
+function fail(message: string, code = 1): never {
+  process.stderr.write(`sluice: ${message}\n`);
+  process.exit(code);
+}
 
-usage:
-  sluice filters         list the registered filters (directions, stage, options)
-  sluice --version       print the version
-  sluice --help          this text
-`;
+function load(file: string): CompiledConfig {
+  const r = loadConfigFile(file);
+  if (!r.ok) fail(`invalid config ${file}:\n${formatProblems(r.errors, file)}`);
+  return r.config;
+}
 
-function main(argv: string[]): number {
-  const [cmd] = argv;
-  if (cmd === '--version' || cmd === '-v') {
-    process.stdout.write(`${pkg.version}\n`);
-    return 0;
-  }
-  if (cmd === '--help' || cmd === '-h') {
-    process.stdout.write(usage);
-    return 0;
-  }
-  if (cmd === 'filters') {
-    process.stdout.write(`${listFilters()}\n`);
-    return 0;
-  }
-  if (cmd === undefined) {
-    process.stdout.write(
-      `sluice ${pkg.version}\n\n` +
-        'The filter engine is here: compile chains, write filters, run bodies through them\n' +
-        '(see README.md and examples/). The reverse proxy that serves them over HTTP is not\n' +
-        'built yet, so nothing is listening. Registered filters:\n\n' +
-        `${listFilters()}\n`,
+async function serve(config: CompiledConfig, port: number, host: string, banner: (url: string) => string): Promise<void> {
+  const app = createProxyServer(config, { logger: { level: process.env['LOG_LEVEL'] ?? 'info' } });
+  const address = await app.listen({ port, host });
+  process.stdout.write(banner(address));
+  let closing = false;
+  const stop = (signal: string): void => {
+    if (closing) return;
+    closing = true;
+    app.log.info({ signal }, 'shutting down: finishing in-flight requests');
+    app.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
     );
-    return 0;
-  }
-  process.stderr.write(`sluice: unknown command "${cmd}"\n\n${usage}`);
-  return 2;
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
 }
 
-process.exitCode = main(process.argv.slice(2));
+async function demo(): Promise<void> {
+  const host = process.env['HOST'] ?? '127.0.0.1';
+  const port = Number(process.env['PORT'] ?? 8080);
+  const upstream = await startDemoUpstream({ host: '127.0.0.1', port: 0 });
+  const r = validateConfig(demoConfig(upstream.url, port, host));
+  if (!r.ok) fail(`the embedded demo config is invalid (a bug):\n${formatProblems(r.errors)}`);
+  await serve(r.config, port, host, (url) =>
+    [
+      `sluice ${pkg.version}: demo proxy on ${url}, in front of the built-in demo upstream at ${upstream.url}`,
+      '',
+      'Try (each location shows a filter; compare with the upstream URL):',
+      `  curl -s --compressed ${url}/                 compress: br or gzip as your client asks`,
+      `  curl -s ${url}/legacy                        charset: windows-1252 page served as UTF-8`,
+      `  curl -s ${url}/legacy-sjis                   charset: Shift_JIS sniffed from <meta>, rewritten`,
+      `  curl -s ${url}/gzipped                       decompress: an always-gzip app, decoded for you`,
+      `  curl -sN --compressed ${url}/events          server-sent events, compressed and still live`,
+      `  curl -s ${url}/api/items                     JSON, compressed when large enough`,
+      `  curl -s --data-binary @file.gz -H 'content-encoding: gzip' ${url}/echo   inflate on requests`,
+      '',
+      'Config of this demo: src/proxy/demo-config.ts. Your own: sluice --config FILE (README.md).',
+      '',
+    ].join('\n'),
+  );
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      port: { type: 'string', short: 'p' },
+      host: { type: 'string' },
+      version: { type: 'boolean', short: 'v' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [cmd] = positionals;
+  if (values.version) return void process.stdout.write(`${pkg.version}\n`);
+  if (values.help) return void process.stdout.write(usage);
+  if (cmd === 'filters') return void process.stdout.write(`${listFilters()}\n`);
+  if (cmd === 'check') {
+    if (!values.config) fail('check needs --config FILE', 2);
+    const r = loadConfigFile(values.config);
+    if (!r.ok) fail(`${values.config}: ${r.errors.length} problem${r.errors.length === 1 ? '' : 's'}:\n${formatProblems(r.errors, values.config)}`);
+    process.stdout.write(`${values.config}: ok (${r.config.locations.length} locations)\n`);
+    return;
+  }
+  if (cmd !== undefined) fail(`unknown command "${cmd}"\n\n${usage}`, 2);
+  if (!values.config) return demo();
+  const config = load(values.config);
+  const port = values.port !== undefined ? Number(values.port) : Number(process.env['PORT'] ?? config.listen.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port: not a port number: ${values.port}`, 2);
+  await serve(config, port, values.host ?? config.listen.host, (url) => `sluice ${pkg.version}: listening on ${url} (${values.config})\n`);
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import iconv from 'iconv-lite';
+import { editDistance } from '../../filters/suggest.js';
 
 const require = createRequire(import.meta.url);
 
@@ -40,26 +41,13 @@ export function closeCharsets(name: string, max = 3): string[] {
   const c = canonical(name);
   return Object.keys(encodingTable())
     .filter((k) => !k.startsWith('_'))
-    .map((k) => ({ k, d: distance(c, k) }))
+    .map((k) => ({ k, d: editDistance(c, k) }))
     .filter((x) => x.d <= Math.max(2, Math.floor(c.length / 3)))
     .sort((a, b) => a.d - b.d || a.k.localeCompare(b.k))
     .slice(0, max)
     .map((x) => x.k);
 }
 
-function distance(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0]!;
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = prev[j]!;
-      prev[j] = Math.min(prev[j]! + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = tmp;
-    }
-  }
-  return prev[b.length]!;
-}
 
 /** The charset parameter of a Content-Type, if any. */
 export function charsetParam(contentType: string | undefined): string | undefined {

@@ -1,0 +1,96 @@
+import type { CompiledChain } from '../compile.js';
+
+/**
+ * The configuration as a user writes it (JSON or YAML). `defineConfig` types it in
+ * TypeScript; the JSON Schema (config/schema.ts) validates it at load.
+ */
+export interface SluiceConfig {
+  listen?: { host?: string; port?: number };
+  upstreams: Record<string, UpstreamSpec>;
+  /** Named filter declarations, usable by name in any chain (Apache's FilterDeclare). */
+  filters?: Record<string, FilterDeclaration>;
+  locations: LocationSpec[];
+}
+
+export interface UpstreamSpec {
+  /** One or more base URLs (http://host:port), used round robin. */
+  servers: string[];
+  /** Keep the client's Host header (default true, as nginx's proxy_set_header Host $host). */
+  preserveHost?: boolean;
+  /** ms to connect before the server counts as down: 502. Default 5000. */
+  connectTimeout?: number;
+  /** ms to wait for the response head: 504. Default 30000. */
+  headersTimeout?: number;
+  /** ms without body data from the upstream before the response is aborted. Default 60000. */
+  bodyTimeout?: number;
+}
+
+export interface FilterDeclaration {
+  filter: string;
+  options?: unknown;
+}
+
+/** A filter in a chain: a declared or registered name, or one with options and a condition. */
+export type ChainEntryConfig = string | { filter: string; options?: unknown; when?: ConditionSpec; name?: string };
+
+/** mod_filter-like conditions; all given keys must hold. */
+export interface ConditionSpec {
+  /** Response Content-Type, wildcards allowed ("text/*"); a list matches any. */
+  contentType?: string | string[];
+  /** Response status: 200, "2xx", "200-299", or a list. */
+  status?: number | string | Array<number | string>;
+  /** Request method(s). */
+  method?: string | string[];
+  /** Request path regular expression. */
+  path?: string;
+  /** Request header name → regular expression (or true: present). */
+  requestHeader?: Record<string, string | boolean>;
+  /** Response header name → regular expression (or true: present). */
+  responseHeader?: Record<string, string | boolean>;
+  not?: ConditionSpec;
+}
+
+export interface LocationSpec {
+  /** A path: prefix by default; `match` says how. */
+  path: string;
+  match?: 'prefix' | 'exact' | 'regex';
+  upstream: string;
+  /** Response body chain. */
+  output?: ChainEntryConfig[];
+  /** Request body chain. */
+  input?: ChainEntryConfig[];
+}
+
+/** An upstream as the proxy uses it. */
+export interface CompiledUpstream {
+  readonly name: string;
+  readonly servers: readonly URL[];
+  readonly preserveHost: boolean;
+  readonly connectTimeout: number;
+  readonly headersTimeout: number;
+  readonly bodyTimeout: number;
+}
+
+/** A location ready to serve: chains compiled once, at load. */
+export interface CompiledLocation {
+  /** For logs and metrics: the path as written (with its match kind). */
+  readonly name: string;
+  readonly upstream: CompiledUpstream;
+  readonly output: CompiledChain;
+  readonly input: CompiledChain;
+  /** True when a response filter may change the body: Range is then not forwarded. */
+  readonly outputChangesBody: boolean;
+}
+
+export interface CompiledConfig {
+  readonly listen: { readonly host: string; readonly port: number };
+  readonly upstreams: ReadonlyMap<string, CompiledUpstream>;
+  readonly locations: readonly CompiledLocation[];
+  /** The location for a normalised request path, by the documented precedence; undefined: 404. */
+  match(path: string): CompiledLocation | undefined;
+}
+
+/** Types a config written in TypeScript. */
+export function defineConfig(config: SluiceConfig): SluiceConfig {
+  return config;
+}
