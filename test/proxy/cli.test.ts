@@ -69,3 +69,14 @@ describe('sluice command', () => {
     expect(err.stderr).toMatch(/invalid config/);
   });
 });
+
+describe('published JSON Schema', () => {
+  it('is built into the package as sluice/config.schema.json and describes the config', async () => {
+    const { readFileSync } = await import('node:fs');
+    const schema = JSON.parse(readFileSync(join(root, 'dist/config.schema.json'), 'utf8')) as { properties: Record<string, unknown>; required?: string[] };
+    expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['listen', 'upstreams', 'filters', 'locations']));
+    expect(schema.required).toEqual(expect.arrayContaining(['upstreams', 'locations']));
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, string> };
+    expect(pkg.exports['./config.schema.json']).toBe('./dist/config.schema.json');
+  });
+});
