@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { PassThrough } from 'node:stream';
+import { PassThrough, type Duplex } from 'node:stream';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Dispatcher } from 'undici';
 import { SluiceError } from '../errors.js';
@@ -11,6 +11,7 @@ import { nodeSink } from '../pipeline/sink.js';
 import { pump } from '../pipeline/source.js';
 import { appendList, withoutHopByHop } from './hop-headers.js';
 import { faultStatus, isConnectFailure, UpstreamClient } from './upstream.js';
+import { handleUpgrade } from './upgrade.js';
 
 export interface ProxyOptions {
   /** fastify's logger option (pino); default off. */
@@ -42,6 +43,7 @@ export function createProxyServer(config: CompiledConfig, opts: ProxyOptions = {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
   const via = opts.via ?? 'sluice';
+  app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => handleUpgrade(config, via, req, socket, head));
 
   app.route({
     method: METHODS,
