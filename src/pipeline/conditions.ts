@@ -20,6 +20,7 @@
 import type { Direction, HeadPhase } from '../filters/types.js';
 import { ConfigError, formatPath, type PathSegment } from './config/errors.js';
 import type { ConditionSpec } from './config/types.js';
+import { mediaTypeMatcher } from '../filters/media-type.js';
 
 export type Condition = (head: HeadPhase) => boolean;
 
@@ -174,25 +175,6 @@ function headerTests(spec: Record<string, string | boolean>): HeaderTest[] {
   });
 }
 
-/** "text/*", "application/*+json", "*" (anything): matched against the media type before ';'. */
-export function mediaTypeMatcher(patterns: readonly string[]): (contentType: string | undefined) => boolean {
-  const exact = new Set<string>();
-  const wild: RegExp[] = [];
-  let any = false;
-  for (const raw of patterns) {
-    const p = raw.trim().toLowerCase();
-    if (p === '*' || p === '*/*') any = true;
-    else if (p.includes('*')) wild.push(new RegExp(`^${p.split('*').map(escapeRe).join('[^/]*')}$`));
-    else exact.add(p);
-  }
-  return (contentType) => {
-    if (contentType === undefined) return false;
-    const semi = contentType.indexOf(';');
-    const mime = (semi === -1 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
-    if (!mime) return false;
-    return any || exact.has(mime) || wild.some((r) => r.test(mime));
-  };
-}
 
 /** "200", "2xx", "200-299" → an inclusive range, or the problem with the pattern. */
 function parseStatus(s: string): { range?: readonly [number, number]; problem?: string } {
@@ -240,6 +222,4 @@ function isObject(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
-function escapeRe(s: string): string {
-  return s.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
-}
+export { mediaTypeMatcher };

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { HeadPhase } from '../../filters/types.js';
+export { mediaTypeMatcher as typeMatcher } from '../../filters/media-type.js';
 import { backendProblem, type BackendChoice, type Coding } from './codecs.js';
 
 /** What a compressor compresses by default: text, JSON, JavaScript, XML, SVG. */
@@ -64,25 +65,6 @@ export function checkBackend(backend: BackendChoice, codings: readonly Coding[])
   }
 }
 
-/** "text/*" → matches text/html; "application/*+json" → application/ld+json. */
-export function typeMatcher(patterns: readonly string[]): (contentType: string | undefined) => boolean {
-  const exact = new Set<string>();
-  const res: RegExp[] = [];
-  for (const p of patterns.map((x) => x.toLowerCase())) {
-    if (p.includes('*')) res.push(new RegExp(`^${p.split('*').map(escapeRe).join('[^/]*')}$`));
-    else exact.add(p);
-  }
-  return (contentType) => {
-    if (!contentType) return false;
-    const semi = contentType.indexOf(';');
-    const mime = (semi === -1 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
-    return exact.has(mime) || res.some((r) => r.test(mime));
-  };
-}
-
-function escapeRe(s: string): string {
-  return s.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
-}
 
 /**
  * Apache's and nginx's reasons not to compress, checked before Accept-Encoding: a reason means

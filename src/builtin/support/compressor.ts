@@ -20,12 +20,6 @@ export interface CompressorSpec<O extends CommonCompression> {
  * response that is not compressed costs no zlib stream.
  */
 export function compressorFilter<O extends CommonCompression>(spec: CompressorSpec<O>): FilterDefinition<O> {
-  const typeCache = new WeakMap<readonly string[], (ct: string | undefined) => boolean>();
-  const matcherFor = (types: readonly string[]): ((ct: string | undefined) => boolean) => {
-    let m = typeCache.get(types);
-    if (!m) typeCache.set(types, (m = typeMatcher(types)));
-    return m;
-  };
   return {
     name: spec.name,
     description: spec.description,
@@ -38,7 +32,7 @@ export function compressorFilter<O extends CommonCompression>(spec: CompressorSp
       return {
         onHead(head: HeadPhase) {
           const o = ctx.options;
-          if (skipReason(head, o, matcherFor(o.types)) !== undefined) {
+          if (skipReason(head, o, typeMatcher(o.types)) !== undefined) {
             head.passOn();
             return;
           }
