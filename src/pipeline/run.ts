@@ -269,11 +269,6 @@ export class ChainRun {
 
   // ---- body phase -----------------------------------------------------------------------
 
-  /** @internal Hand an event to stage i, or queue it if that stage is busy with an async step. */
-  deliver(i: number, ev: Ev): void {
-    this.#deliver(i, ev);
-  }
-
   #deliver(i: number, ev: Ev): void {
     if (this.#error) return;
     if (ev !== FLUSH && ev !== END) {
@@ -389,9 +384,11 @@ export class ChainRun {
     return p;
   }
 
-  /** @internal Readiness as seen by the filter at stage `index` (only what is downstream of it counts). */
-  readinessFor(index: number): Step {
-    return this.#readiness(index);
+  /** @internal A filter at stage i sends a flush mark of its own (ignored after its end). */
+  flushFrom(i: number): Step {
+    if (this.#error !== undefined || this.#stages[i]!.ended) return undefined;
+    this.#deliver(i + 1, FLUSH);
+    return this.#pending === 0 || this.#error !== undefined ? undefined : this.#readiness(i);
   }
 
   #busyAfter(from: number): boolean {
@@ -469,10 +466,6 @@ export class ChainRun {
 
   // ---- used by StageEmitter -------------------------------------------------------------
 
-  /** @internal */ stageEnded(index: number): boolean {
-    return this.#stages[index]?.ended ?? false;
-  }
-
   /** @internal */ get errored(): boolean {
     return this.#error !== undefined;
   }
@@ -529,9 +522,8 @@ class StageEmitter implements Emitter {
       (this.#early ??= []).push(FLUSH);
       return undefined;
     }
-    if (this.#run.errored || i === -2 || this.#run.stageEnded(i)) return undefined;
-    this.#run.deliver(i + 1, FLUSH);
-    return this.#run.readinessFor(i);
+    if (i === -2) return undefined;
+    return this.#run.flushFrom(i);
   }
 
   error(err: unknown): void {
