@@ -24,7 +24,6 @@ import {
   splitBySizes,
   text,
   tsUpper,
-  upperTransformStream,
   webReadable,
   zlibGzipTransformStream,
 } from './helpers.js';
