@@ -1,0 +1,184 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PassThrough } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import { SluiceError } from '../errors.js';
+import { HeaderMap } from '../filters/headers.js';
+import type { CompiledLocation } from '../pipeline/config/types.js';
+import { normalisePath } from '../pipeline/locations.js';
+import type { ChainRun } from '../pipeline/run.js';
+import { nodeSink } from '../pipeline/sink.js';
+import { pump } from '../pipeline/source.js';
+import { appendList, withoutHopByHop } from './hop-headers.js';
+import type { LiveConfig } from './live-config.js';
+import { faultStatus, isConnectFailure, type UpstreamClient } from './upstream.js';
+
+/**
+ * One proxied exchange: match the location on the current config generation (held until the
+ * response is done, so a reload never changes a chain in flight), then stream the request
+ * through the input chain to the upstream and the response through the output chain.
+ */
+export function handleProxyRequest(live: LiveConfig, req: IncomingMessage, res: ServerResponse, via: string, log: Log): void {
+  const { path, query } = normalisePath(req.url ?? '/');
+  const gen = live.current;
+  const location = gen.config.match(path);
+  if (!location) {
+    sendError(res, 404, 'no location matches this path');
+    return;
+  }
+  gen.acquire();
+  let released = false;
+  const release = (): void => {
+    if (released) return;
+    released = true;
+    gen.release();
+  };
+  res.once('close', release);
+  const client = gen.clients.get(location.upstream.name)!;
+  void proxy(req, res, location, client, `${path}${query}`, via, log).catch((err: unknown) => {
+    log.error({ err, location: location.name }, 'proxy failure');
+    if (!res.headersSent) sendError(res, 500, 'internal error');
+    else res.destroy();
+  });
+}
+
+export interface Log {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+async function proxy(
+  req: IncomingMessage,
+  res: ServerResponse,
+  location: CompiledLocation,
+  client: UpstreamClient,
+  url: string,
+  via: string,
+  log: Log,
+): Promise<void> {
+  const started = process.hrtime.bigint();
+  const abort = new AbortController();
+  let finished = false;
+  res.on('finish', () => {
+    finished = true;
+  });
+  // The client went away before the response was complete: stop the upstream request and
+  // the chains, so the upstream socket is released.
+  res.on('close', () => {
+    if (!finished) abort.abort(new SluiceError('ERR_SLUICE_CLIENT_GONE', 'the client closed the connection'));
+  });
+
+  // ---- request head and body -------------------------------------------------------------
+  const upHeaders = withoutHopByHop(req.headers, 'request');
+  delete upHeaders['expect'];
+  const spec = location.upstream;
+  const server = client.pick();
+  if (!spec.preserveHost) upHeaders['host'] = server.url.host;
+  appendList(upHeaders, 'x-forwarded-for', req.socket.remoteAddress ?? 'unknown');
+  appendList(upHeaders, 'x-forwarded-proto', 'http');
+  if (req.headers.host) appendList(upHeaders, 'x-forwarded-host', req.headers.host);
+  appendList(upHeaders, 'via', `1.1 ${via}`);
+  if (location.outputChangesBody) {
+    // A range of the upstream's bytes is not a range of ours (Apache's byteranges=no).
+    delete upHeaders['range'];
+    delete upHeaders['if-range'];
+  }
+  const method = req.method ?? 'GET';
+  const requestHeaders = new HeaderMap(upHeaders);
+  const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
+  let body: PassThrough | undefined;
+  let inputRun: ChainRun | undefined;
+  if (hasBody) {
+    body = new PassThrough();
+    inputRun = location.input.run({ request: { method, url, headers: requestHeaders } }, nodeSink(body));
+    try {
+      await inputRun.start();
+    } catch (err) {
+      sendError(res, statusOf(err, 500), errorText(err));
+      req.resume();
+      return;
+    }
+    pump(inputRun, req, { signal: abort.signal, drainOnFailure: true }).catch(() => undefined);
+  }
+
+  // ---- upstream ---------------------------------------------------------------------------
+  let up: Dispatcher.ResponseData;
+  try {
+    up = await client.request(server, {
+      method: method as Dispatcher.HttpMethod,
+      path: url,
+      headers: requestHeaders.toNode() as Record<string, string | string[]>,
+      body: body ?? null,
+      signal: abort.signal,
+    });
+  } catch (err) {
+    if (isConnectFailure(err)) client.markDown(server);
+    inputRun?.abort(err);
+    if (abort.signal.aborted) return;
+    const status = inputRun?.failed instanceof SluiceError ? inputRun.failed.status : faultStatus(err);
+    log.warn({ location: location.name, upstream: client.name, server: server.url.origin, err: errorText(err), status }, 'upstream fault');
+    sendError(res, status, status === 504 ? 'the upstream did not answer in time' : 'the upstream could not be reached');
+    return;
+  }
+
+  // ---- response head through the output chain -----------------------------------------------
+  const responseHeaders = HeaderMap.fromNode(withoutHopByHop(up.headers as Record<string, string | string[]>, 'response'));
+  responseHeaders.append('via', `1.1 ${via}`);
+  const run = location.output.run(
+    { request: { method, url, headers: requestHeaders }, status: up.statusCode, headers: responseHeaders },
+    nodeSink(res),
+  );
+  try {
+    await run.start();
+  } catch (err) {
+    up.body.destroy();
+    log.warn({ location: location.name, err: errorText(err) }, 'output chain failed before the head');
+    sendError(res, statusOf(err, 502), errorText(err));
+    return;
+  }
+  const outHeaders = run.head.headers.toNode();
+  if (run.lengthChanged) delete outHeaders['accept-ranges'];
+  res.writeHead(run.head.status, outHeaders);
+
+  // ---- response body ------------------------------------------------------------------------
+  try {
+    await pump(run, up.body, { flush: 'idle', signal: abort.signal });
+    finished = true;
+  } catch (err) {
+    // Bytes may have gone out: the only honest signal left is to cut the connection.
+    finished = true;
+    if (!res.destroyed) res.destroy();
+    up.body.destroy();
+    if (!abort.signal.aborted) log.warn({ location: location.name, upstream: client.name, err: errorText(err) }, 'response aborted mid-body');
+  }
+  log.info(
+    {
+      location: location.name,
+      upstream: client.name,
+      method,
+      url,
+      status: run.head.status,
+      filters: run.active,
+      ms: Number(process.hrtime.bigint() - started) / 1e6,
+    },
+    'proxied',
+  );
+}
+
+function statusOf(err: unknown, fallback: number): number {
+  return err instanceof SluiceError && err.status >= 400 ? err.status : fallback;
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export function sendError(res: ServerResponse, status: number, message: string): void {
+  if (res.headersSent || res.destroyed) {
+    res.destroy();
+    return;
+  }
+  const body = `${status} ${message}\n`;
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
+  res.end(body);
+}
