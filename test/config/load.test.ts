@@ -439,9 +439,9 @@ describe('a valid config', () => {
     expect(config.locations[3]!.input.direction).toBe('input');
   });
 
-  it('outputChangesBody: unless every output filter preserves length', () => {
+  it('outputChangesBody: unless every output filter preserves length (locations without output inherit /)', () => {
     const config = compiled(parseConfigText(yaml, { format: 'yaml' }));
-    expect(config.locations.map((l) => l.outputChangesBody)).toEqual([true, false, false, false]);
+    expect(config.locations.map((l) => l.outputChangesBody)).toEqual([true, true, false, true]);
   });
 
   it('matches by the documented precedence', () => {

@@ -22,6 +22,7 @@ import { compileChain, type ChainEntrySpec, type CompiledChain } from '../compil
 import { compileCondition, conditionProblems, regexError, type Condition } from '../conditions.js';
 import { compileLocations, normalisePath, type MatchKind } from '../locations.js';
 import { ConfigError, formatPath, type ConfigProblem, type PathSegment } from './errors.js';
+import { applyPlan, enclosingIndex, splitOp, type ChainPlan, type ChainStep } from './inherit.js';
 import { ConfigSchema, DEFAULT_MATCH, LISTEN_DEFAULTS, UPSTREAM_DEFAULTS } from './schema.js';
 import type { CompiledConfig, CompiledLocation, CompiledUpstream, ConditionSpec, SluiceConfig } from './types.js';
 import { editDistance } from '../../filters/suggest.js';
@@ -177,9 +178,10 @@ interface PlannedLocation {
   readonly index: number;
   readonly match: MatchKind;
   readonly path: string;
-  readonly upstream: string;
-  readonly output: ChainEntrySpec[];
-  readonly input: ChainEntrySpec[];
+  /** Absent: the enclosing location's. */
+  readonly upstream: string | undefined;
+  readonly output: ChainPlan;
+  readonly input: ChainPlan;
 }
 
 /**
@@ -306,16 +308,19 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Config
       add([...at, 'upstream'], `unknown upstream "${upstream}" (${upstreamNames.length ? `defined: ${upstreamNames.join(', ')}` : 'no upstreams are defined'})`);
     }
 
-    const chains = { output: [] as ChainEntrySpec[], input: [] as ChainEntrySpec[] };
+    const plans: Record<Direction, ChainPlan> = { output: { kind: 'inherit' }, input: { kind: 'inherit' } };
     for (const direction of ['output', 'input'] as const) {
       const items = loc[direction];
       if (!Array.isArray(items)) continue;
+      const steps: ChainStep[] = [];
       items.forEach((item: unknown, j) => {
-        const spec = planEntry(item, [...at, direction, j], direction, registry, declarations, add);
-        if (spec) chains[direction].push(spec);
+        const step = planStep(item, [...at, direction, j], direction, registry, declarations, add);
+        if (step) steps.push(step);
       });
+      const edits = items.some((item: unknown) => splitOp(entryRef(item) ?? '').op !== undefined);
+      plans[direction] = edits ? { kind: 'edit', steps } : { kind: 'replace', specs: steps.flatMap((st) => (st.spec ? [st.spec] : [])) };
     }
-    if (path !== undefined && pathOk && upstream !== undefined) planned.push({ index: i, match, path, upstream, ...chains });
+    if (path !== undefined && pathOk) planned.push({ index: i, match, path, upstream, ...plans });
   });
 
   if (catchAll !== undefined) {
@@ -329,21 +334,39 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Config
 
   if (problems.length) return fail(problems, opts.source);
 
+  // inheritance: parents (shorter paths) before children
+  const effective = new Map<PlannedLocation, { upstream: string | undefined; output: ChainEntrySpec[]; input: ChainEntrySpec[] }>();
+  for (const p of [...planned].sort((a, b) => a.path.length - b.path.length)) {
+    const parentAt = enclosingIndex(planned, planned.indexOf(p));
+    const parent = parentAt === undefined ? undefined : effective.get(planned[parentAt]!);
+    const upstream = p.upstream ?? parent?.upstream;
+    if (upstream === undefined) {
+      add(['locations', p.index], parentAt === undefined ? 'no upstream: name one (no prefix location encloses this one to inherit it from)' : 'no upstream: the enclosing location has none either');
+    }
+    effective.set(p, {
+      upstream,
+      output: applyPlan(p.output, parent?.output ?? [], add),
+      input: applyPlan(p.input, parent?.input ?? [], add),
+    });
+  }
+  if (problems.length) return fail(problems, opts.source);
+
   // everything checked: compile
   const compiled: Array<{ match: MatchKind; path: string; value: CompiledLocation }> = [];
   for (const p of planned) {
+    const chains = effective.get(p)!;
     let output: CompiledChain;
     let input: CompiledChain;
     try {
-      output = compileChain(p.output, { direction: 'output', registry });
-      input = compileChain(p.input, { direction: 'input', registry });
+      output = compileChain(chains.output, { direction: 'output', registry });
+      input = compileChain(chains.input, { direction: 'input', registry });
     } catch (err) {
       add(['locations', p.index], errorMessage(err));
       continue;
     }
     const location: CompiledLocation = Object.freeze({
       name: `${p.match} ${p.path}`,
-      upstream: upstreams.get(p.upstream)!,
+      upstream: upstreams.get(chains.upstream!)!,
       output,
       input,
       outputChangesBody: output.entries.some((e) => !e.def.preservesLength),
@@ -371,6 +394,43 @@ export function compileConfig(config: SluiceConfig, opts: ValidateOptions = {}):
   const r = validateConfig(config, opts);
   if (!r.ok) throw new ConfigError(r.errors);
   return r.config;
+}
+
+/** The filter reference of a chain entry as written, operator included. */
+function entryRef(item: unknown): string | undefined {
+  if (typeof item === 'string') return item;
+  if (isObject(item) && typeof item['filter'] === 'string') return item['filter'];
+  return undefined;
+}
+
+/** One chain entry with its FilterChain operator (see inherit.ts), reporting what is wrong. */
+function planStep(
+  item: unknown,
+  at: PathSegment[],
+  direction: Direction,
+  registry: FilterRegistry,
+  declarations: ReadonlyMap<string, Declaration>,
+  add: (path: PathSegment[], message: string) => void,
+): ChainStep | undefined {
+  const ref = entryRef(item);
+  if (ref === undefined) return undefined; // the schema has said what is wrong
+  const refAt = typeof item === 'string' ? at : [...at, 'filter'];
+  const { op, name } = splitOp(ref);
+  if (op === '!') {
+    if (name) add(refAt, `"!" empties the inherited chain and takes no name (to empty it and add "${name}", write "=${name}")`);
+    return { op: '!', ref: '', at };
+  }
+  if (op !== undefined && !name) {
+    add(refAt, `"${op}" needs a filter name after it`);
+    return undefined;
+  }
+  if (op === '-') {
+    if (isObject(item) && Object.keys(item).some((k) => k !== 'filter')) add(at, `"-${name}" removes an entry: it takes no options, condition or name`);
+    return { op: '-', ref: name, at: refAt };
+  }
+  const stripped = typeof item === 'string' ? name : { ...(item as Record<string, unknown>), filter: name };
+  const spec = planEntry(stripped, at, direction, registry, declarations, add);
+  return { op: op ?? '+', ref: name, spec, at };
 }
 
 /** Resolve one chain entry to a spec for compileChain, reporting what is wrong with it. */

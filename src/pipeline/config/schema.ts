@@ -66,7 +66,7 @@ export const ChainEntrySchema = Type.Union(
     Type.String({ minLength: 1, description: 'A declared (filters) or registered filter name.' }),
     Type.Object(
       {
-        filter: Type.String({ minLength: 1, description: 'A declared (filters) or registered filter name.' }),
+        filter: Type.String({ minLength: 1, description: 'A declared (filters) or registered filter name, optionally after a FilterChain operator (+ @ - =).' }),
         options: Type.Optional(Type.Unknown({ description: 'Options of the filter; over a declaration, merged key by key over its options.' })),
         when: Type.Optional(ConditionSchema),
         name: Type.Optional(Type.String({ minLength: 1, description: 'Alias in errors and metrics.' })),
@@ -105,6 +105,9 @@ export const FilterDeclarationSchema = Type.Object(
   closed,
 );
 
+const CHAIN_DOC = (what: string): string =>
+  `${what} body chain. Absent: the enclosing prefix location's. A plain list replaces it; with FilterChain operators it edits it: +name (or name) append, @name prepend, -name remove, =name replace all, ! empty.`;
+
 export const LocationSchema = Type.Object(
   {
     path: Type.String({ minLength: 1, description: 'A path prefix (default), an exact path, or a regular expression (match: regex).' }),
@@ -114,9 +117,9 @@ export const LocationSchema = Type.Object(
         description: 'prefix (segment-aware), exact, or regex; precedence: exact > longest prefix > first regex.',
       }),
     ),
-    upstream: Type.String({ minLength: 1, description: 'Name of an upstream.' }),
-    output: Type.Optional(Type.Array(ChainEntrySchema, { description: 'Response body chain.' })),
-    input: Type.Optional(Type.Array(ChainEntrySchema, { description: 'Request body chain.' })),
+    upstream: Type.Optional(Type.String({ minLength: 1, description: 'Name of an upstream; default: that of the enclosing prefix location.' })),
+    output: Type.Optional(Type.Array(ChainEntrySchema, { description: CHAIN_DOC('Response') })),
+    input: Type.Optional(Type.Array(ChainEntrySchema, { description: CHAIN_DOC('Request') })),
   },
   closed,
 );

@@ -54,10 +54,16 @@ export interface LocationSpec {
   /** A path: prefix by default; `match` says how. */
   path: string;
   match?: 'prefix' | 'exact' | 'regex';
-  upstream: string;
-  /** Response body chain. */
+  /** Default: the upstream of the enclosing prefix location. */
+  upstream?: string;
+  /**
+   * Response body chain. Absent: inherited from the nearest enclosing prefix location. A plain
+   * list replaces the inherited chain; a list using Apache's FilterChain operators edits it:
+   * `+name` (or `name`) appends, `@name` prepends, `-name` removes, `=name` replaces all, `!`
+   * empties.
+   */
   output?: ChainEntryConfig[];
-  /** Request body chain. */
+  /** Request body chain; inherited and edited as `output`. */
   input?: ChainEntryConfig[];
 }
 
