@@ -3,15 +3,21 @@
  * The `sluice` command: run a config, check one, list filters, or (no arguments) run the
  * embedded demo: the built-in demo upstream behind a proxy whose locations show the filters.
  */
+import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { builtins } from '../builtin/index.js';
 import { stageLabel } from '../filters/stage.js';
 import { formatProblems, loadConfigFile, validateConfig } from '../pipeline/config/load.js';
+import { loadConfigFileWithModules } from '../pipeline/config/modules.js';
 import type { CompiledConfig } from '../pipeline/config/types.js';
 import { demoConfig } from './demo-config.js';
 import { startDemoUpstream } from './demo-upstream.js';
+import { LiveConfig } from './live-config.js';
+import { startReloader, type Reloader } from './reloader.js';
 import { createProxyServer } from './server.js';
+import { runPrimary } from './workers.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -19,8 +25,11 @@ const usage = `sluice ${pkg.version}: streaming HTTP filter chains in front of a
 
 usage:
   sluice                          run the built-in demo (PORT overrides 8080)
-  sluice --config FILE [--port N] [--host H]
-                                  run a config (JSON or YAML)
+  sluice --config FILE [--port N] [--host H] [--workers N|auto] [--grace S] [--no-watch]
+                                  run a config (JSON or YAML); reloads on SIGHUP and
+                                  when the file changes (a bad new config is refused);
+                                  SIGTERM finishes in-flight requests (up to --grace S,
+                                  default 30) then exits
   sluice check --config FILE      validate a config: exit 0, or 1 with every problem named
   sluice filters                  list the registered filters (directions, stage, options)
   sluice --version | --help
@@ -39,21 +48,55 @@ function fail(message: string, code = 1): never {
   process.exit(code);
 }
 
-function load(file: string): CompiledConfig {
-  const r = loadConfigFile(file);
+async function load(file: string): Promise<CompiledConfig> {
+  const r = await loadConfigFileWithModules(file);
   if (!r.ok) fail(`invalid config ${file}:\n${formatProblems(r.errors, file)}`);
   return r.config;
 }
 
-async function serve(config: CompiledConfig, port: number, host: string, banner: (url: string) => string): Promise<void> {
-  const app = createProxyServer(config, { logger: { level: process.env['LOG_LEVEL'] ?? 'info' } });
-  const address = await app.listen({ port, host });
-  process.stdout.write(banner(address));
+interface ServeOptions {
+  port: number;
+  host: string;
+  banner: (url: string) => string;
+  /** The config file, for hot reload (SIGHUP, and file changes unless watch is false). */
+  file?: string;
+  watch?: boolean;
+  /** ms in-flight requests get to finish after SIGTERM. */
+  graceMs: number;
+}
+
+async function serve(config: CompiledConfig, opts: ServeOptions): Promise<void> {
+  const live = new LiveConfig(config);
+  const app = createProxyServer(live, { logger: { level: process.env['LOG_LEVEL'] ?? 'info' } });
+  const address = await app.listen({ port: opts.port, host: opts.host });
+  // A worker's banner would repeat once per worker: the primary prints it.
+  if (cluster.isPrimary) process.stdout.write(opts.banner(address));
+  let reloader: Reloader | undefined;
+  if (opts.file !== undefined) {
+    const file = opts.file;
+    reloader = startReloader({
+      file,
+      live,
+      load: (f) => loadConfigFileWithModules(f),
+      log: app.log,
+      format: (errors) => formatProblems(errors, file),
+      watch: opts.watch !== false,
+    });
+    process.on('SIGHUP', () => void reloader!.reload('SIGHUP'));
+  }
   let closing = false;
   const stop = (signal: string): void => {
     if (closing) return;
     closing = true;
-    app.log.info({ signal }, 'shutting down: finishing in-flight requests');
+    reloader?.close();
+    app.log.info({ signal, inFlight: live.current.inFlight }, 'shutting down: no new connections, finishing in-flight requests');
+    // Past the grace period the remaining connections are cut: a hung upstream cannot hold a
+    // deploy forever (nginx's worker_shutdown_timeout).
+    const force = setTimeout(() => {
+      app.log.warn({ inFlight: live.current.inFlight }, 'grace period over: closing the remaining connections');
+      app.server.closeAllConnections();
+    }, opts.graceMs);
+    force.unref();
     app.close().then(
       () => process.exit(0),
       () => process.exit(1),
@@ -69,7 +112,7 @@ async function demo(): Promise<void> {
   const upstream = await startDemoUpstream({ host: '127.0.0.1', port: 0 });
   const r = validateConfig(demoConfig(upstream.url, port, host));
   if (!r.ok) fail(`the embedded demo config is invalid (a bug):\n${formatProblems(r.errors)}`);
-  await serve(r.config, port, host, (url) =>
+  await serve(r.config, { port, host, graceMs: 10_000, banner: (url) =>
     [
       `sluice ${pkg.version}: demo proxy on ${url}, in front of the built-in demo upstream at ${upstream.url}`,
       '',
@@ -85,7 +128,7 @@ async function demo(): Promise<void> {
       'Config of this demo: src/proxy/demo-config.ts. Your own: sluice --config FILE (README.md).',
       '',
     ].join('\n'),
-  );
+  });
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -96,6 +139,9 @@ async function main(argv: string[]): Promise<void> {
       config: { type: 'string', short: 'c' },
       port: { type: 'string', short: 'p' },
       host: { type: 'string' },
+      workers: { type: 'string', short: 'w' },
+      'no-watch': { type: 'boolean' },
+      grace: { type: 'string' },
       version: { type: 'boolean', short: 'v' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -106,17 +152,28 @@ async function main(argv: string[]): Promise<void> {
   if (cmd === 'filters') return void process.stdout.write(`${listFilters()}\n`);
   if (cmd === 'check') {
     if (!values.config) fail('check needs --config FILE', 2);
-    const r = loadConfigFile(values.config);
+    const r = await loadConfigFileWithModules(values.config);
     if (!r.ok) fail(`${values.config}: ${r.errors.length} problem${r.errors.length === 1 ? '' : 's'}:\n${formatProblems(r.errors, values.config)}`);
     process.stdout.write(`${values.config}: ok (${r.config.locations.length} locations)\n`);
     return;
   }
   if (cmd !== undefined) fail(`unknown command "${cmd}"\n\n${usage}`, 2);
   if (!values.config) return demo();
-  const config = load(values.config);
+  const config = await load(values.config);
   const port = values.port !== undefined ? Number(values.port) : Number(process.env['PORT'] ?? config.listen.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port: not a port number: ${values.port}`, 2);
-  await serve(config, port, values.host ?? config.listen.host, (url) => `sluice ${pkg.version}: listening on ${url} (${values.config})\n`);
+  const workers = values.workers === undefined ? 1 : values.workers === 'auto' ? availableParallelism() : Number(values.workers);
+  if (!Number.isInteger(workers) || workers < 1 || workers > 256) fail(`--workers: a number of processes (1-256) or "auto", not ${values.workers}`, 2);
+  const grace = values.grace === undefined ? 30 : Number(values.grace);
+  if (!Number.isFinite(grace) || grace < 0) fail(`--grace: seconds to finish in-flight requests at shutdown, not ${values.grace}`, 2);
+  const host = values.host ?? config.listen.host;
+  const banner = (url: string): string => `sluice ${pkg.version}: listening on ${url} (${values.config}${workers > 1 ? `, ${workers} workers` : ''})\n`;
+  if (workers > 1 && cluster.isPrimary) {
+    // The config was checked above, before any worker starts: a bad one exits non-zero here.
+    runPrimary({ workers, graceMs: grace * 1000, say: (line) => void process.stderr.write(`${line}\n`), onListening: (url) => void process.stdout.write(banner(url)) });
+    return;
+  }
+  await serve(config, { port, host, banner, file: values.config, watch: !values['no-watch'], graceMs: grace * 1000 });
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));

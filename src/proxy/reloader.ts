@@ -1,0 +1,108 @@
+import { watch, type FSWatcher } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import type { ConfigProblem } from '../pipeline/config/errors.js';
+import type { CompiledConfig } from '../pipeline/config/types.js';
+import type { LiveConfig } from './live-config.js';
+
+export type LoadResult = { ok: true; config: CompiledConfig } | { ok: false; errors: ConfigProblem[] };
+
+export interface ReloadLog {
+  info(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface ReloaderOptions {
+  file: string;
+  live: LiveConfig;
+  /** Parse, validate and compile the file (modules included); never throws for a bad config. */
+  load: (file: string) => LoadResult | Promise<LoadResult>;
+  log: ReloadLog;
+  /** Format problems for the log (with the file's lines). */
+  format?: (errors: ConfigProblem[]) => string;
+  /** Watch the file for changes (default true); SIGHUP works either way. */
+  watch?: boolean;
+  /** ms to wait after a change before reloading, so an editor's several writes count once. */
+  debounceMs?: number;
+}
+
+export interface Reloader {
+  /** Load the file again now; resolves true when the new config serves. */
+  reload(reason: string): Promise<boolean>;
+  /** How many reloads were refused (bad config) and accepted so far. */
+  readonly counts: { readonly accepted: number; readonly refused: number };
+  close(): void;
+}
+
+/**
+ * Hot reload, as nginx's `-s reload`: the new config is validated and compiled first; a bad
+ * one is refused with its problems logged and the old one keeps serving; a good one serves
+ * new requests while requests in flight finish on the chains they started with.
+ *
+ * The directory is watched, not the file, because editors and config-management tools often
+ * replace a file (write a temporary, rename over), which ends a watch on the old inode.
+ */
+export function startReloader(opts: ReloaderOptions): Reloader {
+  const file = resolve(opts.file);
+  const counts = { accepted: 0, refused: 0 };
+  let running: Promise<boolean> | undefined;
+  let again = false;
+  let timer: NodeJS.Timeout | undefined;
+  let watcher: FSWatcher | undefined;
+
+  const once = async (reason: string): Promise<boolean> => {
+    let result: LoadResult;
+    try {
+      result = await opts.load(file);
+    } catch (err) {
+      result = { ok: false, errors: [{ path: '', message: err instanceof Error ? err.message : String(err) }] };
+    }
+    if (!result.ok) {
+      counts.refused++;
+      opts.log.error(
+        { file, reason, problems: result.errors.length },
+        `config reload refused, the previous config keeps serving:\n${opts.format ? opts.format(result.errors) : result.errors.map((e) => `${e.path}: ${e.message}`).join('\n')}`,
+      );
+      return false;
+    }
+    opts.live.swap(result.config);
+    counts.accepted++;
+    opts.log.info({ file, reason, generation: opts.live.generation, locations: result.config.locations.length }, 'config reloaded');
+    return true;
+  };
+
+  const reload = (reason: string): Promise<boolean> => {
+    // One reload at a time; a change during a reload triggers one more afterwards.
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = once(reason).finally(() => {
+      running = undefined;
+      if (again) {
+        again = false;
+        void reload(reason);
+      }
+    });
+    return running;
+  };
+
+  if (opts.watch !== false) {
+    const name = basename(file);
+    watcher = watch(dirname(file), { persistent: false }, (_event, changed) => {
+      if (changed !== null && changed.toString() !== name) return;
+      clearTimeout(timer);
+      timer = setTimeout(() => void reload('file changed'), opts.debounceMs ?? 150);
+      timer.unref();
+    });
+    watcher.on('error', (err) => opts.log.error({ file, err: err.message }, 'config watch failed; SIGHUP still reloads'));
+  }
+
+  return {
+    reload,
+    counts,
+    close() {
+      clearTimeout(timer);
+      watcher?.close();
+    },
+  };
+}
