@@ -80,8 +80,11 @@ function checkDefinition(def: FilterDefinition<unknown>): void {
   for (const d of def.directions) {
     if (d !== 'input' && d !== 'output') throw new FilterDefinitionError(name, `unknown direction "${String(d)}"`);
   }
-  const stageOk = typeof def.stage === 'number' ? Number.isFinite(def.stage) : STAGE_NAMES.includes(def.stage);
-  if (!stageOk) throw new FilterDefinitionError(name, `stage must be one of ${STAGE_NAMES.join(', ')} or a number`);
+  const stageOk = (s: unknown): boolean => (typeof s === 'number' ? Number.isFinite(s) : STAGE_NAMES.includes(s as StageName));
+  if (!stageOk(def.stage)) throw new FilterDefinitionError(name, `stage must be one of ${STAGE_NAMES.join(', ')} or a number`);
+  for (const [d, s] of Object.entries(def.stageByDirection ?? {})) {
+    if ((d !== 'input' && d !== 'output') || !stageOk(s)) throw new FilterDefinitionError(name, `stageByDirection.${d} must be a stage of "input" or "output"`);
+  }
   if (typeof def.create !== 'function') throw new FilterDefinitionError(name, 'create must be a function');
 }
 
@@ -91,6 +94,7 @@ export interface DefineFilterInput<S extends TSchema | undefined> {
   description?: string;
   directions?: readonly Direction[];
   stage?: StageName | number;
+  stageByDirection?: Partial<Record<Direction, StageName | number>>;
   options?: S;
   validate?: (options: S extends TSchema ? Static<S> : Record<string, never>) => void;
   preservesLength?: boolean;
@@ -113,6 +117,7 @@ export function defineFilter<S extends TSchema | undefined = undefined>(
     stage: input.stage ?? 'content',
     create: input.create,
     ...(input.description !== undefined && { description: input.description }),
+    ...(input.stageByDirection !== undefined && { stageByDirection: input.stageByDirection }),
     ...(input.options !== undefined && { options: input.options as TSchema }),
     ...(input.validate !== undefined && { validate: input.validate }),
     ...(input.preservesLength !== undefined && { preservesLength: input.preservesLength }),

@@ -48,6 +48,13 @@ export interface HeadPhase {
    * Content-Length (and Content-MD5) and the body goes out chunked.
    */
   changesLength(changes?: boolean): void;
+  /**
+   * Keep the head open past the header phase: it is committed when the first chunk or the end
+   * of stream reaches the sink, so this filter may still edit headers until it first emits
+   * (how `buffer` gives a body it collected a Content-Length). Flush marks reaching the sink
+   * before then are dropped: no byte has left, there is nothing to flush. Only in onHead.
+   */
+  deferCommit(): void;
 }
 
 /** How a filter hands data on. Usable from any callback and out of band until end of stream. */
@@ -117,6 +124,12 @@ export interface FilterDefinition<O = unknown> {
   readonly directions: readonly Direction[];
   /** A stage name, or a number for fine placement (Apache uses RESOURCE-1 for INFLATE). */
   readonly stage: StageName | number;
+  /**
+   * A different stage in one direction, for a filter that must sit at the same end of both
+   * chains (`buffer` is last before the sink either way: highest stage in output chains,
+   * lowest in input chains, which run in descending order).
+   */
+  readonly stageByDirection?: Readonly<Partial<Record<Direction, StageName | number>>>;
   /** JSON Schema for the options (defaults applied, unknown keys rejected). */
   readonly options?: TSchema;
   /** Checks the schema cannot express; throw an Error whose message names the problem. */

@@ -54,7 +54,7 @@ export function compileChain(items: readonly ChainItem[], opts: CompileOptions =
       name: spec.name ?? def.name,
       def,
       options,
-      stage: stageValue(def.stage),
+      stage: stageValue(def.stageByDirection?.[direction] ?? def.stage),
       ...(spec.when && { when: spec.when }),
     };
   });
@@ -72,7 +72,7 @@ export class CompiledChain {
 
   /** The chain in execution order, e.g. `substitute (content) → gzip (encoding)`. */
   describe(): string {
-    return this.entries.map((e) => `${e.name} (${stageLabel(e.def.stage)})`).join(' → ') || '(empty)';
+    return this.entries.map((e) => `${e.name} (${stageLabel(e.def.stageByDirection?.[this.direction] ?? e.def.stage)})`).join(' → ') || '(empty)';
   }
 
   /** A run for one message; call `start()` on it for the header phase, then feed the body. */

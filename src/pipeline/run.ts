@@ -26,6 +26,12 @@ import type { CompiledEntry } from './compiled-entry.js';
  * stops the source.
  */
 export interface ChainSink {
+  /**
+   * The head is committed: called once, before the first write, flush or end. The place to
+   * send a status line and headers. At the end of the header phase, unless a filter deferred
+   * the commit (HeadPhase.deferCommit); then when its first output reaches the sink.
+   */
+  head?(head: HeadPhase): void;
   write(chunk: Uint8Array): Step;
   flush?(): Step;
   end(): Step;
@@ -44,6 +50,8 @@ interface StageSlot {
   busy: boolean;
   ended: boolean;
   queue: Ev[] | null;
+  /** Declared in its header phase; a deferred commit re-applies the Content-Length rule with it. */
+  changesLength?: boolean;
 }
 
 interface Waiter {
@@ -94,6 +102,8 @@ export class ChainRun {
   #resolveDone!: () => void;
   #rejectDone!: (err: Error) => void;
   #lengthChanged = false;
+  /** Stage index of the last filter that deferred the head commit, or -1. */
+  #deferAt = -1;
 
   constructor(entries: readonly CompiledEntry[], direction: Direction, head: HeadInit, sink: ChainSink) {
     this.#entries = entries;
@@ -201,7 +211,7 @@ export class ChainRun {
       this.#headDecided(slot);
     }
     this.#commit();
-    return undefined;
+    return this.#error ? rejected(this.#error) : undefined;
   }
 
   #make(entry: CompiledEntry): StageSlot {
@@ -222,9 +232,11 @@ export class ChainRun {
   }
 
   #headDecided(slot: StageSlot): void {
-    const { passed, changesLength } = this.#head.finish();
+    const { passed, changesLength, defers } = this.#head.finish();
     if (passed) return;
     if (changesLength) this.#lengthChanged = true;
+    slot.changesLength = changesLength;
+    if (defers) this.#deferAt = this.#stages.length;
     this.#stages.push(slot);
   }
 
@@ -245,10 +257,18 @@ export class ChainRun {
         if (etag !== undefined && etag === this.#head.initialETag && etag.startsWith('"')) h.set('etag', `W/${etag}`);
       }
     }
-    this.#head.commit();
+    const deferred = this.#deferAt >= 0;
+    if (!deferred) {
+      try {
+        this.#commitHead();
+      } catch (err) {
+        this.#failWith(err instanceof SluiceError ? err : new ChainAbortedError(err));
+        return;
+      }
+    }
     const sinkSlot: StageSlot = {
       name: 'sink',
-      inst: sinkInstance(this.#sink),
+      inst: deferred ? deferredSinkInstance(this.#sink, () => this.#commitHead()) : sinkInstance(this.#sink),
       emitter: new StageEmitter(this, -1),
       busy: false,
       ended: false,
@@ -265,6 +285,27 @@ export class ChainRun {
       const early = stages[i]!.emitter.takeEarly();
       if (early) for (const c of early) this.#deliver(i + 1, c);
     }
+  }
+
+  /**
+   * Freeze the head and hand it to the sink. With a deferred commit this happens at the first
+   * output reaching the sink, and the Content-Length rule is applied again for the filters
+   * after the deferring one: a length it set cannot survive a filter that changes the body.
+   */
+  #commitHead(): void {
+    if (this.#head.committed) return;
+    if (this.#deferAt >= 0) {
+      const stages = this.#stages;
+      for (let j = this.#deferAt + 1; j < stages.length; j++) {
+        if (stages[j]!.changesLength) {
+          this.#head.headers.delete('content-length');
+          this.#head.headers.delete('content-md5');
+          break;
+        }
+      }
+    }
+    this.#head.commit();
+    this.#sink.head?.(this.#head);
   }
 
   // ---- body phase -----------------------------------------------------------------------
@@ -481,6 +522,31 @@ function sinkInstance(sink: ChainSink): FilterInstance {
 }
 
 /**
+ * The sink when a filter deferred the head commit: the first chunk or end commits it; a flush
+ * mark before then is dropped, as nothing has left to be flushed.
+ */
+function deferredSinkInstance(sink: ChainSink, commit: () => void): FilterInstance {
+  let open = true;
+  const first = (): void => {
+    if (open) {
+      open = false;
+      commit();
+    }
+  };
+  return {
+    onData: (chunk) => {
+      first();
+      return sink.write(chunk);
+    },
+    onFlush: sink.flush ? () => (open ? undefined : sink.flush!()) : undefined,
+    onEnd: () => {
+      first();
+      return sink.end();
+    },
+  };
+}
+
+/**
  * A filter's emitter. Before the head is committed it holds what the filter emits (a
  * mod_python-style filter may write a banner before reading); after, it delivers to the next
  * stage. A filter that passed on has an emitter bound to nowhere: pushing is an error.
@@ -556,6 +622,7 @@ class HeadState implements HeadPhase {
   #active = false;
   #passed = false;
   #changesLength = true;
+  #defers = false;
 
   constructor(direction: Direction, init: HeadInit) {
     this.direction = direction;
@@ -588,15 +655,21 @@ class HeadState implements HeadPhase {
     this.#changesLength = changes;
   }
 
+  deferCommit(): void {
+    if (!this.#active) throw new HeadersCommittedError('deferCommit() outside onHead');
+    this.#defers = true;
+  }
+
   begin(defaultChangesLength: boolean): void {
     this.#active = true;
     this.#passed = false;
+    this.#defers = false;
     this.#changesLength = defaultChangesLength;
   }
 
-  finish(): { passed: boolean; changesLength: boolean } {
+  finish(): { passed: boolean; changesLength: boolean; defers: boolean } {
     this.#active = false;
-    return { passed: this.#passed, changesLength: this.#changesLength };
+    return { passed: this.#passed, changesLength: this.#changesLength, defers: this.#defers };
   }
 
   commit(): void {

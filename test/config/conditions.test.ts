@@ -24,6 +24,7 @@ function head(m: Msg = {}): HeadPhase {
     committed: false,
     passOn() {},
     changesLength() {},
+    deferCommit() {},
   };
 }
 
