@@ -41,6 +41,13 @@ export function handleProxyRequest(live: LiveConfig, req: IncomingMessage, res: 
   });
 }
 
+/**
+ * Requests that sent `Expect: 100-continue` and have not been told to go on. The server hands
+ * them here instead of letting Node answer 100 at once, so the proxy sends 100 Continue when
+ * it starts reading the body, as nginx and Apache do.
+ */
+export const awaitingContinue = new WeakSet<IncomingMessage>();
+
 export interface Log {
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
@@ -90,6 +97,9 @@ async function proxy(
   let inputRun: ChainRun | undefined;
   if (hasBody) {
     body = new PassThrough();
+    // A chain failure destroys this stream with the error; the chain reports it (413, 502...),
+    // and an unobserved 'error' event would otherwise take the process down.
+    body.on('error', () => undefined);
     inputRun = location.input.run({ request: { method, url, headers: requestHeaders } }, nodeSink(body));
     try {
       await inputRun.start();
@@ -98,6 +108,9 @@ async function proxy(
       req.resume();
       return;
     }
+    // Only now, with the input chain's header phase passed, is the body wanted (a `limit` that
+    // refuses the length has answered 413 above, without the client ever sending it).
+    if (awaitingContinue.has(req)) res.writeContinue();
     pump(inputRun, req, { signal: abort.signal, drainOnFailure: true }).catch(() => undefined);
   }
 

@@ -1,5 +1,7 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { CompiledConfig } from '../pipeline/config/types.js';
+import { awaitingContinue } from './handler.js';
 import { LiveConfig } from './live-config.js';
 import { EXTRA_METHODS, sluice } from './plugin.js';
 
@@ -25,6 +27,10 @@ export function createProxyServer(config: CompiledConfig | LiveConfig, opts: Pro
   });
   for (const m of EXTRA_METHODS) app.addHttpMethod(m, { hasBody: true });
   const live = config instanceof LiveConfig ? config : new LiveConfig(config);
+  app.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    awaitingContinue.add(req);
+    app.server.emit('request', req, res);
+  });
   void app.register(sluice, { config: live, upgrades: true, ...(opts.via !== undefined && { via: opts.via }) });
   return app;
 }
