@@ -116,22 +116,37 @@ async function proxy(
 
   // ---- upstream ---------------------------------------------------------------------------
   let up: Dispatcher.ResponseData;
-  try {
-    up = await client.request(server, {
-      method: method as Dispatcher.HttpMethod,
-      path: url,
-      headers: requestHeaders.toNode() as Record<string, string | string[]>,
-      body: body ?? null,
-      signal: abort.signal,
-    });
-  } catch (err) {
-    if (isConnectFailure(err)) client.markDown(server);
-    inputRun?.abort(err);
-    if (abort.signal.aborted) return;
-    const status = inputRun?.failed instanceof SluiceError ? inputRun.failed.status : faultStatus(err);
-    log.warn({ location: location.name, upstream: client.name, server: server.url.origin, err: errorText(err), status }, 'upstream fault');
-    sendError(res, status, status === 504 ? 'the upstream did not answer in time' : 'the upstream could not be reached');
-    return;
+  let target = server;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      up = await client.request(target, {
+        method: method as Dispatcher.HttpMethod,
+        path: url,
+        headers: requestHeaders.toNode() as Record<string, string | string[]>,
+        body: body ?? null,
+        signal: abort.signal,
+      });
+      break;
+    } catch (err) {
+      if (isConnectFailure(err)) {
+        client.markDown(target);
+        // nginx's proxy_next_upstream error: a server that refused the connection never saw the
+        // request, so the next one may take it; not with a body, which cannot be replayed.
+        const next = body === undefined && attempt < client.size && !abort.signal.aborted ? client.pick() : target;
+        if (next !== target) {
+          log.warn({ location: location.name, upstream: client.name, server: target.url.origin, err: errorText(err) }, 'upstream server refused; trying the next');
+          target = next;
+          if (!spec.preserveHost) requestHeaders.set('host', target.url.host);
+          continue;
+        }
+      }
+      inputRun?.abort(err);
+      if (abort.signal.aborted) return;
+      const status = inputRun?.failed instanceof SluiceError ? inputRun.failed.status : faultStatus(err);
+      log.warn({ location: location.name, upstream: client.name, server: target.url.origin, err: errorText(err), status }, 'upstream fault');
+      sendError(res, status, status === 504 ? 'the upstream did not answer in time' : 'the upstream could not be reached');
+      return;
+    }
   }
 
   // ---- response head through the output chain -----------------------------------------------

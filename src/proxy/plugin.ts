@@ -53,7 +53,7 @@ export const sluice: FastifyPluginAsync<SluicePluginOptions> = async (app: Fasti
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
   if (opts.upgrades === true) {
-    app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => handleUpgrade(live.current.config, via, req, socket, head));
+    app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => handleUpgrade(live.current, via, req, socket, head));
   }
   const methods = [...METHODS, ...EXTRA_METHODS.filter((m) => app.supportedMethods.includes(m))];
   const handler = (request: FastifyRequest, reply: FastifyReply): void => {

@@ -1,20 +1,23 @@
 import type { IncomingMessage } from 'node:http';
 import net, { type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { CompiledConfig } from '../pipeline/config/types.js';
 import { normalisePath } from '../pipeline/locations.js';
 import { appendList, withoutHopByHop } from './hop-headers.js';
+import type { Generation } from './live-config.js';
 
 /**
  * Upgrade requests (WebSocket and others) are passed through untouched: the request head goes
  * to the location's upstream with Upgrade/Connection kept, then bytes flow both ways as they
  * are. No filter sees an upgraded stream (there is no HTTP body to filter).
  */
-export function handleUpgrade(config: CompiledConfig, via: string, req: IncomingMessage, client: Duplex, head: Buffer): void {
+export function handleUpgrade(gen: Generation, via: string, req: IncomingMessage, client: Duplex, head: Buffer): void {
   const { path, query } = normalisePath(req.url ?? '/');
-  const location = config.match(path);
+  const location = gen.config.match(path);
   if (!location) return refuse(client, 404, 'Not Found');
-  const target = location.upstream.servers[0]!;
+  // Same round robin and passive health as plain requests.
+  const pool = gen.clients.get(location.upstream.name)!;
+  const server = pool.pick();
+  const target = server.url;
   const headers = withoutHopByHop(req.headers, 'request');
   headers['connection'] = 'upgrade';
   if (req.headers.upgrade) headers['upgrade'] = req.headers.upgrade;
@@ -31,11 +34,13 @@ export function handleUpgrade(config: CompiledConfig, via: string, req: Incoming
   };
   upstream.setTimeout(location.upstream.connectTimeout, () => {
     if (upstream.connecting) {
+      pool.markDown(server);
       upstream.destroy();
       refuse(client, 504, 'Gateway Timeout');
     }
   });
   upstream.once('error', () => {
+    if (upstream.connecting) pool.markDown(server);
     if (upstream.connecting || upstream.bytesRead === 0) refuse(client, 502, 'Bad Gateway');
     else client.destroy();
   });

@@ -4,7 +4,7 @@ import type { CompiledUpstream } from '../pipeline/config/types.js';
 /** How long a server that failed to connect is skipped (passive health, as nginx's fail_timeout). */
 const DOWN_FOR_MS = 10_000;
 
-interface Server {
+export interface Server {
   readonly url: URL;
   readonly pool: Pool;
   downUntil: number;
@@ -31,6 +31,11 @@ export class UpstreamClient {
         keepAliveTimeout: 4_000,
       }),
     }));
+  }
+
+  /** How many servers this upstream has. */
+  get size(): number {
+    return this.#servers.length;
   }
 
   /** The server for the next request. */
