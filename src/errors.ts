@@ -106,6 +106,35 @@ export class HeadersCommittedError extends SluiceError {
   }
 }
 
+/**
+ * A body over a size limit (`limit`, `buffer`): 413 for a request body (LimitRequestBody),
+ * 502 for a response, which is aborted if its head has already gone out.
+ */
+export class BodyTooLargeError extends SluiceError {
+  readonly limit: number;
+  constructor(limit: number, direction: 'input' | 'output', detail?: string) {
+    super(
+      'ERR_SLUICE_BODY_TOO_LARGE',
+      `the ${direction === 'input' ? 'request' : 'response'} body is larger than ${limit} bytes${detail ? ` (${detail})` : ''}`,
+      { status: direction === 'input' ? 413 : 502 },
+    );
+    this.limit = limit;
+  }
+}
+
+/**
+ * A header value built at run time (a request variable in `headers`) holds a character no
+ * header may carry (CR, LF, NUL, other controls): refused rather than sent, so nothing can be
+ * injected. 400: the request supplied it.
+ */
+export class HeaderValueError extends SluiceError {
+  readonly header: string;
+  constructor(header: string, problem: string) {
+    super('ERR_SLUICE_HEADER_VALUE', `header "${header}": ${problem}`, { status: 400 });
+    this.header = header;
+  }
+}
+
 /** A chain used out of order: data after end, a second start, a push after end. */
 export class ChainStateError extends SluiceError {
   constructor(message: string) {

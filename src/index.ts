@@ -63,6 +63,7 @@ export { compress } from './builtin/compress.js';
 export { decompress } from './builtin/decompress.js';
 export { inflate } from './builtin/inflate.js';
 export { charset } from './builtin/charset.js';
+export { limit } from './builtin/limit.js';
 export { negotiateEncoding, parseAcceptEncoding, type AcceptEntry } from './builtin/support/accept-encoding.js';
 
 export { createProxy } from './proxy/create.js';

@@ -8,9 +8,10 @@ import { deflate } from './deflate.js';
 import { gzip } from './gzip.js';
 import { identity } from './identity.js';
 import { inflate } from './inflate.js';
+import { limit } from './limit.js';
 
 /** The shipped filters, one file each. */
-export const builtinFilters: readonly FilterDefinition<never>[] = [identity, gzip, deflate, br, compress, decompress, inflate, charset];
+export const builtinFilters: readonly FilterDefinition<never>[] = [identity, gzip, deflate, br, compress, decompress, inflate, charset, limit];
 
 /**
  * The registry of built-in filters. Add your own with `builtins.extend().register(def)` (a

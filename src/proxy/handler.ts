@@ -93,26 +93,43 @@ async function proxy(
   const method = req.method ?? 'GET';
   const requestHeaders = new HeaderMap(upHeaders);
   const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
+  const remoteAddress = req.socket.remoteAddress;
+  const request = { method, url, headers: requestHeaders, ...(remoteAddress !== undefined && { remoteAddress }) };
   let body: PassThrough | undefined;
   let inputRun: ChainRun | undefined;
-  if (hasBody) {
-    body = new PassThrough();
-    // A chain failure destroys this stream with the error; the chain reports it (413, 502...),
-    // and an unobserved 'error' event would otherwise take the process down.
-    body.on('error', () => undefined);
-    inputRun = location.input.run({ request: { method, url, headers: requestHeaders } }, nodeSink(body));
+  // A bodyless request goes through a non-empty input chain too, with an empty body, so that
+  // header-only input filters (`headers`) edit every request, not only those with a body.
+  if (hasBody || location.input.entries.length > 0) {
+    if (hasBody) {
+      body = new PassThrough();
+      // A chain failure destroys this stream with the error; the chain reports it (413, 502...),
+      // and an unobserved 'error' event would otherwise take the process down.
+      body.on('error', () => undefined);
+    }
+    let headCommitted!: () => void;
+    const committed = new Promise<void>((resolve) => (headCommitted = resolve));
+    const sink = body ? nodeSink(body) : { write: () => undefined, end: () => undefined };
+    inputRun = location.input.run({ request }, { ...sink, head: () => headCommitted() });
     try {
       await inputRun.start();
+      if (body) {
+        // Only now, with the input chain's header phase passed, is the body wanted (a `limit` that
+        // refuses the length has answered 413 above, without the client ever sending it).
+        if (awaitingContinue.has(req)) res.writeContinue();
+        pump(inputRun, req, { signal: abort.signal, drainOnFailure: true }).catch(() => undefined);
+      } else {
+        await inputRun.end();
+      }
+      // A filter that collects the body (`buffer`) commits the request head, with its
+      // Content-Length, once it has the body: the upstream request waits for that.
+      if (!inputRun.head.committed) await Promise.race([committed, inputRun.done]);
     } catch (err) {
       sendError(res, statusOf(err, 500), errorText(err));
       req.resume();
       return;
     }
-    // Only now, with the input chain's header phase passed, is the body wanted (a `limit` that
-    // refuses the length has answered 413 above, without the client ever sending it).
-    if (awaitingContinue.has(req)) res.writeContinue();
-    pump(inputRun, req, { signal: abort.signal, drainOnFailure: true }).catch(() => undefined);
   }
+  const outgoing = requestHeaders.toNode() as Record<string, string | string[]>;
 
   // ---- upstream ---------------------------------------------------------------------------
   let up: Dispatcher.ResponseData;
@@ -122,7 +139,7 @@ async function proxy(
       up = await client.request(target, {
         method: method as Dispatcher.HttpMethod,
         path: url,
-        headers: requestHeaders.toNode() as Record<string, string | string[]>,
+        headers: outgoing,
         body: body ?? null,
         signal: abort.signal,
       });
@@ -135,16 +152,20 @@ async function proxy(
         const next = body === undefined && attempt < client.size && !abort.signal.aborted ? client.pick() : target;
         if (next !== target) {
           log.warn({ location: location.name, upstream: client.name, server: target.url.origin, err: errorText(err) }, 'upstream server refused; trying the next');
+          // (the header map is committed once an input chain ran: the next server's Host goes in
+          // the outgoing copy, unless an input filter chose its own)
+          if (!spec.preserveHost && outgoing['host'] === target.url.host) outgoing['host'] = next.url.host;
           target = next;
-          if (!spec.preserveHost) requestHeaders.set('host', target.url.host);
           continue;
         }
       }
       inputRun?.abort(err);
       if (abort.signal.aborted) return;
-      const status = inputRun?.failed instanceof SluiceError ? inputRun.failed.status : faultStatus(err);
+      const inputFailed = inputRun?.failed;
+      const status = inputFailed instanceof SluiceError ? inputFailed.status : faultStatus(err);
       log.warn({ location: location.name, upstream: client.name, server: target.url.origin, err: errorText(err), status }, 'upstream fault');
-      sendError(res, status, status === 504 ? 'the upstream did not answer in time' : 'the upstream could not be reached');
+      // A body the input chain refused mid-stream (`limit` on a chunked body) is named as such.
+      sendError(res, status, inputFailed ? errorText(inputFailed) : status === 504 ? 'the upstream did not answer in time' : 'the upstream could not be reached');
       return;
     }
   }
@@ -152,9 +173,23 @@ async function proxy(
   // ---- response head through the output chain -----------------------------------------------
   const responseHeaders = HeaderMap.fromNode(withoutHopByHop(up.headers as Record<string, string | string[]>, 'response'));
   responseHeaders.append('via', `1.1 ${via}`);
-  const run = location.output.run(
-    { request: { method, url, headers: requestHeaders }, status: up.statusCode, headers: responseHeaders },
-    nodeSink(res),
+  const resSink = nodeSink(res);
+  const run: ChainRun = location.output.run(
+    { request, status: up.statusCode, headers: responseHeaders },
+    {
+      ...resSink,
+      // The head goes out when the chain commits it: after the header phase, or with the first
+      // byte when a filter holds it open (`buffer`, to set Content-Length).
+      head: (head) => {
+        const outHeaders = head.headers.toNode();
+        if (run.lengthChanged) delete outHeaders['accept-ranges'];
+        res.writeHead(head.status, outHeaders);
+      },
+      // Before the head is sent a failure can still become an error response (below).
+      abort: (reason) => {
+        if (res.headersSent) resSink.abort?.(reason);
+      },
+    },
   );
   try {
     await run.start();
@@ -164,18 +199,16 @@ async function proxy(
     sendError(res, statusOf(err, 502), errorText(err));
     return;
   }
-  const outHeaders = run.head.headers.toNode();
-  if (run.lengthChanged) delete outHeaders['accept-ranges'];
-  res.writeHead(run.head.status, outHeaders);
 
   // ---- response body ------------------------------------------------------------------------
   try {
     await pump(run, up.body, { flush: 'idle', signal: abort.signal });
     finished = true;
   } catch (err) {
-    // Bytes may have gone out: the only honest signal left is to cut the connection.
+    // Once bytes may have gone out, the only honest signal left is to cut the connection.
     finished = true;
-    if (!res.destroyed) res.destroy();
+    if (!res.headersSent && !res.destroyed) sendError(res, statusOf(err, 502), errorText(err));
+    else if (!res.destroyed) res.destroy();
     up.body.destroy();
     if (!abort.signal.aborted) log.warn({ location: location.name, upstream: client.name, err: errorText(err) }, 'response aborted mid-body');
   }

@@ -53,6 +53,7 @@ const fixtures: Record<string, Fixture> = {
     options: { backend: 'fflate' },
     init: { request: { method: 'POST', headers: { 'content-encoding': 'gzip' } } },
   },
+  limit: { input: html, direction: 'input', options: { maxSize: 1 << 20 }, init: { request: { method: 'POST' } } },
 };
 
 async function outputFor(items: ChainItem[], chunks: Uint8Array[], fx?: Fixture): Promise<Buffer> {
