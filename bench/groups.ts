@@ -1,6 +1,7 @@
 import { chainGroup } from './chain.bench.js';
 import { codecGroup } from './codec.bench.js';
 import type { BenchGroup } from './lib/group.js';
+import { proxyGroup } from './proxy.bench.js';
 
 /** Every group of figures, in run order. A new group: add its module here. */
-export const groups: readonly BenchGroup[] = [chainGroup, codecGroup];
+export const groups: readonly BenchGroup[] = [chainGroup, codecGroup, proxyGroup];

@@ -35,7 +35,7 @@ async function main(): Promise<number> {
   const target = await loadTarget(args.source, log);
   const only = args.only;
   const wants = (names: readonly string[]): boolean => only.length === 0 || names.some((n) => only.some((o) => n.includes(o)));
-  const ctx: GroupContext = { mode: args.mode, sluice: target.sluice, settings, figures, wants, log };
+  const ctx: GroupContext = { mode: args.mode, sluice: target.sluice, entry: target.entry, settings, figures, wants, log };
 
   const loadBefore = loadavg()[0]!;
   if (loadBefore >= availableParallelism()) {

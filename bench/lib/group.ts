@@ -9,6 +9,8 @@ export interface GroupContext {
   readonly mode: Mode;
   /** The package under test (compiled build by default; see target.ts). */
   readonly sluice: Sluice;
+  /** File URL of that package's entry, for child processes (see target.ts). */
+  readonly entry: string;
   /** Repetition settings for this mode (a group may scale targetMs for very slow cases). */
   readonly settings: Settings;
   readonly figures: FigureSet;

@@ -26,6 +26,8 @@ export interface Target {
   readonly source: 'build' | 'src' | 'dir';
   /** Where the code came from, relative to the project root. */
   readonly where: string;
+  /** The entry module's file URL, for child processes that load the same code (proxy figures). */
+  readonly entry: string;
 }
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -81,14 +83,17 @@ export async function loadTarget(kind: SourceKind, log: (line: string) => void):
   if (typeof kind === 'object') {
     const dir = resolve(kind.dir);
     if (!existsSync(join(dir, 'index.js'))) throw new Error(`--source ${kind.dir}: no index.js there`);
-    const sluice = (await import(pathToFileURL(join(dir, 'index.js')).href)) as Sluice;
-    return { sluice, source: 'dir', where: relative(ROOT, dir) || dir };
+    const entry = pathToFileURL(join(dir, 'index.js')).href;
+    const sluice = (await import(entry)) as Sluice;
+    return { sluice, source: 'dir', where: relative(ROOT, dir) || dir, entry };
   }
   if (kind === 'src') {
-    const sluice = (await import(pathToFileURL(join(ROOT, 'src/index.ts')).href)) as Sluice;
-    return { sluice, source: 'src', where: 'src/ (tsx)' };
+    const entry = pathToFileURL(join(ROOT, 'src/index.ts')).href;
+    const sluice = (await import(entry)) as Sluice;
+    return { sluice, source: 'src', where: 'src/ (tsx)', entry };
   }
   const dir = build(log);
-  const sluice = (await import(pathToFileURL(join(dir, 'index.js')).href)) as Sluice;
-  return { sluice, source: 'build', where: relative(ROOT, dir) };
+  const entry = pathToFileURL(join(dir, 'index.js')).href;
+  const sluice = (await import(entry)) as Sluice;
+  return { sluice, source: 'build', where: relative(ROOT, dir), entry };
 }
