@@ -50,7 +50,8 @@ export {
   type Processed,
 } from './pipeline/compile.js';
 export type { CompiledEntry } from './pipeline/compiled-entry.js';
-export { ChainRun, type ChainSink, type HeadInit } from './pipeline/run.js';
+export { ChainRun, traceMessage, type ChainSink, type HeadInit, type RunOptions } from './pipeline/run.js';
+export type { FilterStats, Instrument, RunStats, TraceLog } from './pipeline/meter.js';
 export { pump, type ChainSource, type PumpOptions } from './pipeline/source.js';
 export { nodeSink, collectSink, countingSink, webSink, type Collected } from './pipeline/sink.js';
 
@@ -63,7 +64,6 @@ export { compress } from './builtin/compress.js';
 export { decompress } from './builtin/decompress.js';
 export { inflate } from './builtin/inflate.js';
 export { charset } from './builtin/charset.js';
-export { limit } from './builtin/limit.js';
 export { negotiateEncoding, parseAcceptEncoding, type AcceptEntry } from './builtin/support/accept-encoding.js';
 
 export { createProxy } from './proxy/create.js';

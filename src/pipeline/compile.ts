@@ -6,7 +6,8 @@ import type { FilterRegistry } from '../filters/registry.js';
 import { orderByStage, stageLabel, stageValue } from '../filters/stage.js';
 import type { Direction, FilterDefinition, HeadPhase, RequestInfo } from '../filters/types.js';
 import type { CompiledEntry } from './compiled-entry.js';
-import { ChainRun, type ChainSink } from './run.js';
+import type { Instrument, RunStats } from './meter.js';
+import { ChainRun, type ChainSink, type RunOptions } from './run.js';
 import { collectSink, type Collected } from './sink.js';
 import { pump, type ChainSource, type PumpOptions } from './source.js';
 
@@ -27,6 +28,12 @@ export interface CompileOptions {
   direction?: Direction;
   /** Where names are resolved; default: the built-in filters. */
   registry?: FilterRegistry;
+  /**
+   * Per-filter accounting for every run of this chain (a run may override it): 'bytes' counts
+   * bytes in and out per filter, true also times the callbacks. Off by default: it costs a
+   * wrapper call per filter per chunk, and a clock read (40-80 ns) per timed callback.
+   */
+  instrument?: Instrument;
 }
 
 /** What a message needs to start: the request, and for output chains the response head. */
@@ -58,16 +65,21 @@ export function compileChain(items: readonly ChainItem[], opts: CompileOptions =
       ...(spec.when && { when: spec.when }),
     };
   });
-  return new CompiledChain(direction, orderByStage(entries, (e) => e.stage, direction));
+  return new CompiledChain(direction, orderByStage(entries, (e) => e.stage, direction), opts.instrument ?? false);
 }
 
 export class CompiledChain {
   readonly direction: Direction;
   readonly entries: readonly CompiledEntry[];
+  /** The runs' default accounting (CompileOptions.instrument). */
+  readonly instrument: Instrument;
+  readonly #runDefaults: RunOptions;
 
-  constructor(direction: Direction, entries: readonly CompiledEntry[]) {
+  constructor(direction: Direction, entries: readonly CompiledEntry[], instrument: Instrument = false) {
     this.direction = direction;
     this.entries = Object.freeze([...entries]);
+    this.instrument = instrument;
+    this.#runDefaults = Object.freeze({ instrument });
   }
 
   /** The chain in execution order, e.g. `substitute (content) → gzip (encoding)`. */
@@ -75,8 +87,11 @@ export class CompiledChain {
     return this.entries.map((e) => `${e.name} (${stageLabel(e.def.stageByDirection?.[this.direction] ?? e.def.stage)})`).join(' → ') || '(empty)';
   }
 
-  /** A run for one message; call `start()` on it for the header phase, then feed the body. */
-  run(init: MessageInit, sink: ChainSink): ChainRun {
+  /**
+   * A run for one message; call `start()` on it for the header phase, then feed the body.
+   * `opts.instrument` overrides the chain's; `opts.log` receives a traced message's lines.
+   */
+  run(init: MessageInit, sink: ChainSink, opts?: RunOptions): ChainRun {
     const req = init.request ?? {};
     const request: RequestInfo = {
       method: req.method ?? 'GET',
@@ -91,7 +106,8 @@ export class CompiledChain {
           ? request.headers
           : new HeaderMap(init.headers);
     const status = init.status ?? (this.direction === 'output' ? 200 : 0);
-    return new ChainRun(this.entries, this.direction, { request, headers, status }, sink);
+    const o = opts === undefined ? this.#runDefaults : opts.instrument !== undefined ? opts : { ...opts, instrument: this.instrument };
+    return new ChainRun(this.entries, this.direction, { request, headers, status }, sink, o);
   }
 }
 
@@ -101,6 +117,8 @@ export interface Processed extends Collected {
   /** Filters that stayed after the header phase. */
   readonly active: readonly string[];
   readonly lengthChanged: boolean;
+  /** Per-filter figures when the chain is instrumented or the message traced (ChainRun.stats). */
+  readonly stats: RunStats | undefined;
 }
 
 /**
@@ -117,5 +135,5 @@ export async function processChain(
   const run = chain.run(init, sink);
   await run.start();
   await pump(run, source, opts);
-  return Object.assign(sink, { head: run.head, active: run.active, lengthChanged: run.lengthChanged });
+  return Object.assign(sink, { head: run.head, active: run.active, lengthChanged: run.lengthChanged, stats: run.stats() });
 }

@@ -19,6 +19,7 @@ import {
   type Step,
 } from '../filters/types.js';
 import type { CompiledEntry } from './compiled-entry.js';
+import { logTrace, Meter, runStats, type Instrument, type RunStats, type TraceLog } from './meter.js';
 
 /**
  * Where a chain's output goes: the exit boundary. A sink returns a promise from write when it
@@ -45,7 +46,10 @@ type State = 'new' | 'head' | 'body' | 'ended' | 'done' | 'failed';
 
 interface StageSlot {
   readonly name: string;
-  readonly inst: FilterInstance;
+  /** Swapped for its meter wrapper when a traced run starts metering at commit. */
+  inst: FilterInstance;
+  /** The registered filter (for stats; the sink has none). */
+  readonly filter?: string;
   readonly emitter: StageEmitter;
   busy: boolean;
   ended: boolean;
@@ -104,9 +108,16 @@ export class ChainRun {
   #lengthChanged = false;
   /** Stage index of the last filter that deferred the head commit, or -1. */
   #deferAt = -1;
+  /** Per-filter accounting (meter.ts); undefined, and no cost, unless instrumented or traced. */
+  #meter: Meter | undefined;
+  /** The sink is the last stage and metered (from the commit on). */
+  #sinkMetered = false;
+  readonly #log: TraceLog | undefined;
 
-  constructor(entries: readonly CompiledEntry[], direction: Direction, head: HeadInit, sink: ChainSink) {
+  constructor(entries: readonly CompiledEntry[], direction: Direction, head: HeadInit, sink: ChainSink, opts: RunOptions = {}) {
     this.#entries = entries;
+    if (opts.instrument) this.#meter = new Meter(opts.instrument === true);
+    this.#log = opts.log;
     this.direction = direction;
     this.#sink = sink;
     this.#head = new HeadState(direction, head);
@@ -132,6 +143,20 @@ export class ChainRun {
 
   get failed(): Error | undefined {
     return this.#error;
+  }
+
+  /**
+   * Bytes in and out and time per filter that stayed, for this message so far (complete once
+   * `done` settles); undefined when the run is neither instrumented nor traced.
+   */
+  stats(): RunStats | undefined {
+    const m = this.#meter;
+    return m === undefined ? undefined : runStats(this.direction, this.#stages, this.#sinkMetered, m.timed);
+  }
+
+  /** True when a filter asked for this message's per-filter trace (traceMessage). */
+  get traced(): boolean {
+    return this.#head.traced;
   }
 
   get finished(): boolean {
@@ -225,8 +250,9 @@ export class ChainRun {
       head: this.#head,
       out: emitter,
     };
-    const inst = entry.def.create(ctx);
-    const slot: StageSlot = { name: entry.name, inst, emitter, busy: false, ended: false, queue: null };
+    const made = entry.def.create(ctx);
+    const inst = this.#meter ? this.#meter.wrap(made, entry.name, entry.def.name) : made;
+    const slot: StageSlot = { name: entry.name, filter: entry.def.name, inst, emitter, busy: false, ended: false, queue: null };
     this.#made.push(slot);
     return slot;
   }
@@ -275,6 +301,7 @@ export class ChainRun {
       queue: null,
     };
     this.#stages.push(sinkSlot);
+    this.#meterBody();
     const stages = this.#stages;
     for (let i = 0; i < stages.length; i++) stages[i]!.emitter.bind(i);
     for (const slot of this.#made) if (!stages.includes(slot)) slot.emitter.bind(-2);
@@ -452,7 +479,41 @@ export class ChainRun {
 
   #finish(): void {
     this.#state = 'done';
+    if (this.#head.traced) this.#trace();
     this.#resolveDone();
+  }
+
+  // ---- accounting -------------------------------------------------------------------------
+
+  /**
+   * At commit: meter the sink; a traced message is timed from here on, and a run that was not
+   * instrumented starts metering its body now (its header phase went unmeasured).
+   */
+  #meterBody(): void {
+    const stages = this.#stages;
+    const sink = stages.length - 1;
+    if (this.#head.traced) {
+      if (this.#meter) this.#meter.timed = true;
+      else {
+        const m = (this.#meter = new Meter(true));
+        for (let i = 0; i < sink; i++) stages[i]!.inst = m.wrap(stages[i]!.inst, stages[i]!.name, stages[i]!.filter ?? stages[i]!.name);
+      }
+    }
+    if (this.#meter === undefined) return;
+    stages[sink]!.inst = this.#meter.wrap(stages[sink]!.inst, 'sink', 'sink');
+    this.#sinkMetered = true;
+  }
+
+  /** A traced message's per-filter lines, once it is over (no callback is on the stack then). */
+  #trace(): void {
+    const log = this.#log;
+    const stats = this.stats();
+    if (log === undefined || stats === undefined) return;
+    try {
+      logTrace(log, stats, this.#head.request.url, this.#error);
+    } catch {
+      // a failing logger must not fail the message
+    }
   }
 
   // ---- failure --------------------------------------------------------------------------
@@ -496,6 +557,7 @@ export class ChainRun {
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const w of waiters) w.reject(error);
+    if (this.#head.traced) this.#trace();
     this.#rejectDone(error);
   }
 
@@ -603,6 +665,29 @@ class StageEmitter implements Emitter {
   }
 }
 
+/** How a run accounts for its filters (meter.ts). */
+export interface RunOptions {
+  /**
+   * Per-filter accounting, read with `run.stats()`: 'bytes' counts bytes in and out per
+   * filter; true also times each callback; false (default) costs nothing.
+   */
+  instrument?: Instrument;
+  /** Where a traced message's per-filter lines go (debug level); without one they are dropped. */
+  log?: TraceLog;
+}
+
+/**
+ * Ask for this message's per-filter trace (what the `trace` filter does in its onHead): at the
+ * end of the message, done or failed, the run writes one debug line per filter that stayed
+ * (bytes in, bytes out, synchronous time) to the `log` it was given. Callable from any
+ * filter's onHead; every filter of the chain is traced, with no code of its own.
+ */
+export function traceMessage(head: HeadPhase): void {
+  if (!(head instanceof HeadState)) throw new ChainStateError('traceMessage() needs the head of a running chain');
+  if (head.committed) throw new HeadersCommittedError('traceMessage()');
+  head.traced = true;
+}
+
 /** What a message starts with. */
 export interface HeadInit {
   request: RequestInfo;
@@ -617,6 +702,8 @@ class HeadState implements HeadPhase {
   readonly request: RequestInfo;
   readonly headers: HeaderMap;
   readonly initialETag: string | undefined;
+  /** Set by traceMessage: the run logs its per-filter figures at the end of the message. */
+  traced = false;
   #status: number;
   #committed = false;
   #active = false;
