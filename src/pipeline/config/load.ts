@@ -45,6 +45,11 @@ export interface ValidateOptions {
   registry?: FilterRegistry;
   /** For line numbers in problems. */
   source?: ConfigSource;
+  /**
+   * The config's `modules` were imported into `registry` (modules.ts does it). Without this,
+   * a config naming modules is refused: validation is synchronous and cannot import them.
+   */
+  modulesLoaded?: boolean;
 }
 
 export interface ParseOptions {
@@ -59,14 +64,22 @@ export interface ParseOptions {
 
 /** Parse config text (JSON or YAML) and validate it; syntax errors come back as problems with lines. */
 export function parseConfigText(text: string, opts: ParseOptions): ConfigResult {
+  const parsed = parseConfigSyntax(text, opts.format);
+  return parsed.ok ? validateConfig(parsed.raw, { source: parsed.source, ...(opts.registry && { registry: opts.registry }) }) : parsed;
+}
+
+/** A config's data as parsed (not yet validated) with its line numbers, or its syntax errors. */
+export type ParsedConfig = { ok: true; raw: unknown; source: ConfigSource } | { ok: false; errors: ConfigProblem[] };
+
+/** Parse only, for loaders that do something (import modules) between parsing and validating. */
+export function parseConfigSyntax(text: string, format: ConfigFormat): ParsedConfig {
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   const lineCounter = new LineCounter();
   const doc = parseDocument(body, { lineCounter, prettyErrors: false, merge: true });
   const lineAt = (offset: number): number => lineCounter.linePos(offset).line;
   const source: ConfigSource = { lineOf: (path) => lineOfPath(doc, path, lineAt) };
-  const validateOpts: ValidateOptions = { source, ...(opts.registry && { registry: opts.registry }) };
 
-  if (opts.format === 'json') {
+  if (format === 'json') {
     let raw: unknown;
     try {
       raw = JSON.parse(body);
@@ -81,7 +94,7 @@ export function parseConfigText(text: string, opts: ParseOptions): ConfigResult 
         errors: dups.map((e) => ({ path: '', line: lineAt(e.pos[0]), message: `JSON: ${lowerFirst(firstLine(e.message))} (JSON.parse would keep the last one silently)` })),
       };
     }
-    return validateConfig(raw, validateOpts);
+    return { ok: true, raw, source };
   }
 
   if (doc.errors.length) {
@@ -93,11 +106,17 @@ export function parseConfigText(text: string, opts: ParseOptions): ConfigResult 
   } catch (err) {
     return { ok: false, errors: [{ path: '', message: `YAML: ${errorMessage(err)}` }] };
   }
-  return validateConfig(raw, validateOpts);
+  return { ok: true, raw, source };
 }
 
 /** Read, parse, validate and compile a config file; the format comes from .json, .yaml or .yml. */
 export function loadConfigFile(file: string, opts: { registry?: FilterRegistry } = {}): ConfigResult {
+  const parsed = parseConfigFile(file);
+  return parsed.ok ? validateConfig(parsed.raw, { source: parsed.source, ...(opts.registry && { registry: opts.registry }) }) : parsed;
+}
+
+/** Read and parse a config file, without validating it. */
+export function parseConfigFile(file: string): ParsedConfig {
   const ext = extname(file).toLowerCase();
   const format: ConfigFormat | undefined = ext === '.json' ? 'json' : ext === '.yaml' || ext === '.yml' ? 'yaml' : undefined;
   if (!format) return { ok: false, errors: [{ path: '', message: `cannot tell the format from "${ext || file}": name the file .json, .yaml or .yml` }] };
@@ -107,7 +126,7 @@ export function loadConfigFile(file: string, opts: { registry?: FilterRegistry }
   } catch (err) {
     return { ok: false, errors: [{ path: '', message: `cannot read the file: ${errorMessage(err)}` }] };
   }
-  return parseConfigText(text, { format, file, ...(opts.registry && { registry: opts.registry }) });
+  return parseConfigSyntax(text, format);
 }
 
 /** Like loadConfigFile, but throws a ConfigError listing every problem. */
@@ -209,6 +228,9 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Config
   }
 
   problems.push(...schemaProblems(ConfigSchema, value));
+  if (!opts.modulesLoaded && Array.isArray(value['modules']) && value['modules'].length > 0) {
+    add(['modules'], 'filter modules are imported only by the asynchronous loaders (loadConfigFileWithModules, validateConfigWithModules), as sluice --config does');
+  }
 
   // upstreams
   const upstreams = new Map<string, CompiledUpstream>();

@@ -137,6 +137,11 @@ export const ConfigSchema = Type.Object(
       ),
     ),
     upstreams: Type.Record(Type.String(), UpstreamSchema),
+    modules: Type.Optional(
+      Type.Array(Type.String({ minLength: 1 }), {
+        description: 'Files exporting filter definitions (.js, .mjs, .cjs, .ts, .mts, .cts), relative to this config file.',
+      }),
+    ),
     filters: Type.Optional(Type.Record(Type.String(), FilterDeclarationSchema)),
     locations: Type.Array(LocationSchema),
   },

@@ -7,6 +7,11 @@ import type { CompiledChain } from '../compile.js';
 export interface SluiceConfig {
   listen?: { host?: string; port?: number };
   upstreams: Record<string, UpstreamSpec>;
+  /**
+   * Files that export filter definitions (.js/.mjs/.cjs, or .ts/.mts/.cts without a build
+   * step), relative to the config file; their filters are usable by name in this config.
+   */
+  modules?: string[];
   /** Named filter declarations, usable by name in any chain (Apache's FilterDeclare). */
   filters?: Record<string, FilterDeclaration>;
   locations: LocationSpec[];
@@ -94,6 +99,18 @@ export interface CompiledConfig {
   readonly locations: readonly CompiledLocation[];
   /** The location for a normalised request path, by the documented precedence; undefined: 404. */
   match(path: string): CompiledLocation | undefined;
+  /** The filter modules this config loaded (absent when it names none). */
+  readonly modules?: readonly LoadedFilterModule[];
+}
+
+/** A filter module as loaded for a config. */
+export interface LoadedFilterModule {
+  /** As written in the config. */
+  readonly path: string;
+  /** Resolved, absolute. */
+  readonly file: string;
+  /** The filters it registered. */
+  readonly filters: readonly string[];
 }
 
 /** Types a config written in TypeScript. */
