@@ -64,6 +64,7 @@ export { compress } from './builtin/compress.js';
 export { decompress } from './builtin/decompress.js';
 export { inflate } from './builtin/inflate.js';
 export { charset } from './builtin/charset.js';
+export { trace } from './builtin/trace.js';
 export { negotiateEncoding, parseAcceptEncoding, type AcceptEntry } from './builtin/support/accept-encoding.js';
 
 export { createProxy } from './proxy/create.js';
@@ -84,7 +85,6 @@ export {
   type CompiledUpstream,
 } from './pipeline/config/types.js';
 export { validateConfig, loadConfigFile, parseConfigText } from './pipeline/config/load.js';
-export { loadConfigFileWithModules, validateConfigWithModules, loadFilterModules, type LoadedModules, type LoadedFilterModule, type ModuleProblem } from './pipeline/config/modules.js';
 export { ConfigError, formatProblems, type ConfigProblem } from './pipeline/config/errors.js';
 export { configJsonSchema } from './pipeline/config/schema.js';
 export { compileCondition } from './pipeline/conditions.js';

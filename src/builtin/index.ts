@@ -9,9 +9,10 @@ import { gzip } from './gzip.js';
 import { identity } from './identity.js';
 import { inflate } from './inflate.js';
 import { limit } from './limit.js';
+import { trace } from './trace.js';
 
 /** The shipped filters, one file each. */
-export const builtinFilters: readonly FilterDefinition<never>[] = [identity, gzip, deflate, br, compress, decompress, inflate, charset, limit];
+export const builtinFilters: readonly FilterDefinition<never>[] = [identity, gzip, deflate, br, compress, decompress, inflate, charset, limit, trace];
 
 /**
  * The registry of built-in filters. Add your own with `builtins.extend().register(def)` (a

@@ -46,6 +46,8 @@ const fixtures: Record<string, Fixture> = {
     options: { sniff: 64 },
     init: { headers: { 'content-type': 'text/html' } },
   },
+  // marks the message traced and steps aside: the body must pass untouched
+  trace: { input: html },
   inflate: {
     input: zlib.gzipSync(html),
     expected: html,
