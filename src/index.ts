@@ -85,6 +85,7 @@ export {
   type CompiledUpstream,
 } from './pipeline/config/types.js';
 export { validateConfig, loadConfigFile, parseConfigText } from './pipeline/config/load.js';
+export { loadConfigFileWithModules, validateConfigWithModules, loadFilterModules, type LoadedModules, type LoadedFilterModule, type ModuleProblem } from './pipeline/config/modules.js';
 export { ConfigError, formatProblems, type ConfigProblem } from './pipeline/config/errors.js';
 export { configJsonSchema } from './pipeline/config/schema.js';
 export { compileCondition } from './pipeline/conditions.js';
