@@ -148,3 +148,16 @@ export class ChainAbortedError extends SluiceError {
     super('ERR_SLUICE_ABORTED', 'the message was aborted', { cause: reason, status: 502 });
   }
 }
+
+/**
+ * html-urlmap met a tag (or, rewriting script or style text, a line) longer than its
+ * maxTagLength: the message fails rather than the held bytes growing without bound. 502: the
+ * upstream sent it.
+ */
+export class MarkupTooLongError extends SluiceError {
+  readonly limit: number;
+  constructor(what: string, limit: number) {
+    super('ERR_SLUICE_MARKUP_TOO_LONG', `${what} is longer than maxTagLength (${limit} bytes)`, { status: 502 });
+    this.limit = limit;
+  }
+}

@@ -64,6 +64,7 @@ export { compress } from './builtin/compress.js';
 export { decompress } from './builtin/decompress.js';
 export { inflate } from './builtin/inflate.js';
 export { charset } from './builtin/charset.js';
+export { htmlUrlmap } from './builtin/html-urlmap.js';
 export { trace } from './builtin/trace.js';
 export { negotiateEncoding, parseAcceptEncoding, type AcceptEntry } from './builtin/support/accept-encoding.js';
 

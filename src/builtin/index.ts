@@ -8,11 +8,12 @@ import { deflate } from './deflate.js';
 import { gzip } from './gzip.js';
 import { identity } from './identity.js';
 import { inflate } from './inflate.js';
+import { htmlUrlmap } from './html-urlmap.js';
 import { limit } from './limit.js';
 import { trace } from './trace.js';
 
 /** The shipped filters, one file each. */
-export const builtinFilters: readonly FilterDefinition<never>[] = [identity, gzip, deflate, br, compress, decompress, inflate, charset, limit, trace];
+export const builtinFilters: readonly FilterDefinition<never>[] = [identity, gzip, deflate, br, compress, decompress, inflate, charset, limit, trace, htmlUrlmap];
 
 /**
  * The registry of built-in filters. Add your own with `builtins.extend().register(def)` (a

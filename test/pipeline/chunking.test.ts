@@ -48,6 +48,14 @@ const fixtures: Record<string, Fixture> = {
   },
   // marks the message traced and steps aside: the body must pass untouched
   trace: { input: html },
+  'html-urlmap': {
+    input: '<A HREF=http://in/a?x=1&amp;y>a</A><img srcset="http://in/1.png 1x, http://in/2.png 2x"><!-- <a href="http://in/c"> -->' +
+      '<script>if (a </b) "<!--<script>"; x="</script>"</script><p style="background:url(\'http://in/bg\')">é</p>\n'.repeat(8),
+    expected: '<A HREF=/out/a?x=1&amp;y>a</A><img srcset="/out/1.png 1x, /out/2.png 2x"><!-- <a href="http://in/c"> -->' +
+      '<script>if (a </b) "<!--<script>"; x="</script>"</script><p style="background:url(\'/out/bg\')">é</p>\n'.repeat(8),
+    options: { rules: ['http://in/ /out/'], css: true },
+    init: { headers: { 'content-type': 'text/html; charset=utf-8' } },
+  },
   inflate: {
     input: zlib.gzipSync(html),
     expected: html,
