@@ -66,6 +66,8 @@ export { inflate } from './builtin/inflate.js';
 export { charset } from './builtin/charset.js';
 export { htmlUrlmap } from './builtin/html-urlmap.js';
 export { trace } from './builtin/trace.js';
+export { limit } from './builtin/limit.js';
+export { headers } from './builtin/headers.js';
 export { negotiateEncoding, parseAcceptEncoding, type AcceptEntry } from './builtin/support/accept-encoding.js';
 
 export { createProxy } from './proxy/create.js';

@@ -10,10 +10,11 @@ import { identity } from './identity.js';
 import { inflate } from './inflate.js';
 import { htmlUrlmap } from './html-urlmap.js';
 import { limit } from './limit.js';
+import { headers } from './headers.js';
 import { trace } from './trace.js';
 
 /** The shipped filters, one file each. */
-export const builtinFilters: readonly FilterDefinition<never>[] = [identity, gzip, deflate, br, compress, decompress, inflate, charset, limit, trace, htmlUrlmap];
+export const builtinFilters: readonly FilterDefinition<never>[] = [identity, gzip, deflate, br, compress, decompress, inflate, charset, limit, headers, trace, htmlUrlmap];
 
 /**
  * The registry of built-in filters. Add your own with `builtins.extend().register(def)` (a

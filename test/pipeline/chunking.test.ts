@@ -64,6 +64,8 @@ const fixtures: Record<string, Fixture> = {
     init: { request: { method: 'POST', headers: { 'content-encoding': 'gzip' } } },
   },
   limit: { input: html, direction: 'input', options: { maxSize: 1 << 20 }, init: { request: { method: 'POST' } } },
+  // header-only: the body passes untouched however it is cut
+  headers: { input: html, options: { actions: ['set X-Frame-Options DENY'] } },
 };
 
 async function outputFor(items: ChainItem[], chunks: Uint8Array[], fx?: Fixture): Promise<Buffer> {
