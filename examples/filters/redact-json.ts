@@ -43,10 +43,7 @@ export const redactJson = defineFilter({
     if (JSON.stringify(o.replacement) === undefined) throw new Error('replacement must be a JSON value');
   },
   create: ({ options }) => {
-    const replacement = new TextEncoder().encode(JSON.stringify(options.replacement));
-    const fields = new Set(options.fields);
-    const keyCap = Math.max(...options.fields.map((f) => Buffer.byteLength(f))) * 6; // "\u0061" is 6 bytes for 1
-    const tokenizer = new RedactingTokenizer(fields, keyCap, options.maxDepth, replacement);
+    const tokenizer = new RedactingTokenizer(prepare(options), options.maxDepth);
     return {
       onHead(head) {
         const status = head.status;
@@ -64,6 +61,37 @@ export const redactJson = defineFilter({
 });
 
 export default redactJson;
+
+/** What every message of a chain entry shares, made once per (frozen, shared) options object. */
+interface Prepared {
+  readonly replacement: Uint8Array;
+  readonly fields: ReadonlySet<string>;
+  /** The fields as UTF-8 bytes, by length, for comparing names that have no escapes. */
+  readonly fieldBytes: ReadonlyMap<number, readonly Uint8Array[]>;
+  /** Longest name worth keeping: "\u0061" is 6 bytes for 1. */
+  readonly keyCap: number;
+}
+
+const prepared = new WeakMap<object, Prepared>();
+
+function prepare(options: { fields: string[]; replacement: unknown }): Prepared {
+  let p = prepared.get(options);
+  if (!p) {
+    const fieldBytes = new Map<number, Uint8Array[]>();
+    for (const f of new Set(options.fields)) {
+      const bytes = Buffer.from(f, 'utf8');
+      fieldBytes.set(bytes.length, [...(fieldBytes.get(bytes.length) ?? []), bytes]);
+    }
+    p = {
+      replacement: Buffer.from(JSON.stringify(options.replacement)),
+      fields: new Set(options.fields),
+      fieldBytes,
+      keyCap: Math.max(...fieldBytes.keys()) * 6,
+    };
+    prepared.set(options, p);
+  }
+  return p;
+}
 
 // Tokenizer modes: what the next significant byte may be.
 const VALUE = 0; // a value (document start, after ":" or "," in an array)
@@ -83,8 +111,8 @@ const isLiteral = (c: number): boolean =>
   (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x2d || c === 0x2b || c === 0x2e;
 
 /**
- * Follows JSON structure across chunks and emits the input minus redacted values (plus the
- * replacement in their place), as subarrays of the input: no copy of what passes through.
+ * Follows JSON structure across chunks and emits, per input chunk, the chunk minus redacted
+ * values with the replacement in their place: the chunk itself when nothing in it was cut.
  */
 class RedactingTokenizer {
   #mode = VALUE;
@@ -102,116 +130,183 @@ class RedactingTokenizer {
   #skipDepth = 0;
   /** Bytes before the current chunk, for messages. */
   #offset = 0;
-  readonly #decoder = new TextDecoder('utf-8', { fatal: true });
+  readonly #p: Prepared;
 
-  constructor(
-    readonly fields: ReadonlySet<string>,
-    keyCap: number,
-    maxDepth: number,
-    readonly replacement: Uint8Array,
-  ) {
+  constructor(p: Prepared, maxDepth: number) {
+    this.#p = p;
     this.#stack = new Uint8Array(maxDepth);
-    this.#key = new Uint8Array(keyCap);
+    this.#key = new Uint8Array(p.keyCap);
   }
 
   scan(chunk: Uint8Array, out: Emitter): void {
+    // The hot state lives in locals for the loop (written back at the end): a private field
+    // read per byte costs several times the work itself.
     const n = chunk.length;
-    let emitFrom = this.#skipping ? -1 : 0;
-    const startSkip = (at: number): void => {
-      if (emitFrom >= 0 && at > emitFrom) out.push(chunk.subarray(emitFrom, at));
-      out.push(this.replacement.slice()); // a copy per use: whoever gets it next may own it
-      this.#skipping = true;
-      this.#skipDepth = this.#depth;
-      emitFrom = -1;
-    };
-    const valueEnd = (at: number): void => {
-      this.#mode = AFTER;
-      if (this.#skipping && this.#depth === this.#skipDepth) {
-        this.#skipping = false;
-        emitFrom = at;
-      }
-    };
-    const valueStart = (i: number, c: number): void => {
-      if (this.#redactNext) {
-        this.#redactNext = false;
-        startSkip(i);
-      }
-      if (c === 0x7b || c === 0x5b) {
-        if (this.#depth === this.#stack.length) this.#fail(i, `nested deeper than maxDepth (${this.#stack.length})`);
-        this.#stack[this.#depth++] = c === 0x7b ? OBJECT : ARRAY;
-        this.#mode = c === 0x7b ? OBJECT_START : ARRAY_START;
-      } else if (c === 0x22) {
-        this.#mode = STRING;
-        this.#inKey = false;
-      } else if (c === 0x2d || (c >= 0x30 && c <= 0x39) || c === 0x74 || c === 0x66 || c === 0x6e) this.#mode = LITERAL;
-      else this.#unexpected(i, c, 'a value');
-    };
-    const close = (i: number, c: number): void => {
-      const want = c === 0x7d ? OBJECT : ARRAY;
-      if (this.#depth === 0 || this.#stack[this.#depth - 1] !== want) this.#unexpected(i, c, 'a value or a matching bracket');
-      this.#depth--;
-      valueEnd(i + 1);
-    };
+    const stack = this.#stack;
+    let mode = this.#mode;
+    let depth = this.#depth;
+    let escaped = this.#escaped;
+    let inKey = this.#inKey;
+    let skipping = this.#skipping;
+    let skipDepth = this.#skipDepth;
+    let redactNext = this.#redactNext;
+    let emitFrom = skipping ? -1 : 0;
+    // What goes on from this chunk: one push per chunk (many small pushes cost more than
+    // copying the kept bytes into one buffer once), the chunk itself when nothing was cut.
+    const pieces: Uint8Array[] = [];
 
-    for (let i = 0; i < n; i++) {
+    let i = 0;
+    while (i < n) {
+      if (mode === STRING && !inKey) {
+        // a value string: run to the next quote or backslash
+        if (escaped) {
+          escaped = false;
+          i++;
+          continue;
+        }
+        let j = i;
+        while (j < n) {
+          const d = chunk[j]!;
+          if (d === 0x22 || d === 0x5c) break;
+          j++;
+        }
+        if (j === n) break;
+        i = j + 1;
+        if (chunk[j] === 0x5c) escaped = true;
+        else {
+          mode = AFTER;
+          if (skipping && depth === skipDepth) {
+            skipping = false;
+            emitFrom = i;
+          }
+        }
+        continue;
+      }
+      if (mode === LITERAL) {
+        let j = i;
+        while (j < n && isLiteral(chunk[j]!)) j++;
+        if (j === n) break;
+        i = j; // this byte belongs to what follows the literal
+        mode = AFTER;
+        if (skipping && depth === skipDepth) {
+          skipping = false;
+          emitFrom = i;
+        }
+        continue;
+      }
+      if (mode === STRING) {
+        // a member name: kept (up to keyCap bytes) to compare with the fields when it closes
+        if (escaped) {
+          escaped = false;
+          this.#keep(chunk, i, i + 1);
+          i++;
+          continue;
+        }
+        let j = i;
+        while (j < n) {
+          const d = chunk[j]!;
+          if (d === 0x22 || d === 0x5c) break;
+          j++;
+        }
+        this.#keep(chunk, i, j);
+        if (j === n) break;
+        i = j + 1;
+        if (chunk[j] === 0x5c) {
+          escaped = true;
+          this.#keyEscaped = true;
+          this.#keep(chunk, j, j + 1);
+        } else {
+          mode = COLON;
+          if (this.#isField(j) && !skipping) redactNext = true;
+        }
+        continue;
+      }
       const c = chunk[i]!;
-      switch (this.#mode) {
-        case STRING:
-          if (this.#escaped) this.#escaped = false;
-          else if (c === 0x5c) {
-            this.#escaped = true;
-            this.#keyEscaped = true;
-          } else if (c === 0x22) {
-            if (this.#inKey) {
-              this.#mode = COLON;
-              if (this.#isField(i) && !this.#skipping) this.#redactNext = true;
-            } else valueEnd(i + 1);
-            break;
-          }
-          if (this.#inKey && this.#keyLen >= 0) {
-            if (this.#keyLen < this.#key.length) this.#key[this.#keyLen++] = c;
-            else this.#keyLen = -1;
-          }
-          break;
-        case LITERAL:
-          if (isLiteral(c)) break;
-          valueEnd(i);
-          i--; // this byte belongs to what follows the literal
-          break;
+      if (isSpace(c)) {
+        i++;
+        continue;
+      }
+      let opens = false; // c starts a value here
+      switch (mode) {
         case AFTER:
-          if (isSpace(c)) break;
-          if (c === 0x2c && this.#depth > 0) this.#mode = this.#stack[this.#depth - 1] === OBJECT ? KEY : VALUE;
-          else if (c === 0x7d || c === 0x5d) close(i, c);
-          else if (this.#depth === 0) valueStart(i, c); // the next document of a sequence
+          if (c === 0x2c && depth > 0) mode = stack[depth - 1] === OBJECT ? KEY : VALUE;
+          else if (c === 0x7d || c === 0x5d) {
+            if (depth === 0 || stack[depth - 1] !== (c === 0x7d ? OBJECT : ARRAY)) this.#unexpected(i, c, 'a value or a matching bracket');
+            depth--;
+            if (skipping && depth === skipDepth) {
+              skipping = false;
+              emitFrom = i + 1;
+            }
+          } else if (depth === 0) opens = true; // the next document of a sequence
           else this.#unexpected(i, c, '"," or a closing bracket');
           break;
-        case VALUE:
-          if (!isSpace(c)) valueStart(i, c);
-          break;
         case ARRAY_START:
-          if (isSpace(c)) break;
-          if (c === 0x5d) close(i, c);
-          else valueStart(i, c);
+          if (c === 0x5d) {
+            depth--;
+            mode = AFTER;
+            if (skipping && depth === skipDepth) {
+              skipping = false;
+              emitFrom = i + 1;
+            }
+          } else opens = true;
+          break;
+        case VALUE:
+          opens = true;
           break;
         case OBJECT_START:
         case KEY:
-          if (isSpace(c)) break;
           if (c === 0x22) {
-            this.#mode = STRING;
-            this.#inKey = true;
+            mode = STRING;
+            inKey = true;
             this.#keyLen = 0;
             this.#keyEscaped = false;
-          } else if (c === 0x7d && this.#mode === OBJECT_START) close(i, c);
-          else this.#unexpected(i, c, 'a member name');
+          } else if (c === 0x7d && mode === OBJECT_START) {
+            depth--;
+            mode = AFTER;
+            if (skipping && depth === skipDepth) {
+              skipping = false;
+              emitFrom = i + 1;
+            }
+          } else this.#unexpected(i, c, 'a member name');
           break;
         case COLON:
-          if (isSpace(c)) break;
-          if (c === 0x3a) this.#mode = VALUE;
+          if (c === 0x3a) mode = VALUE;
           else this.#unexpected(i, c, '":"');
           break;
       }
+      if (opens) {
+        if (redactNext) {
+          redactNext = false;
+          if (emitFrom >= 0 && i > emitFrom) pieces.push(chunk.subarray(emitFrom, i));
+          pieces.push(this.#p.replacement);
+          skipping = true;
+          skipDepth = depth;
+          emitFrom = -1;
+        }
+        if (c === 0x7b || c === 0x5b) {
+          if (depth === stack.length) this.#fail(i, `nested deeper than maxDepth (${stack.length})`);
+          stack[depth++] = c === 0x7b ? OBJECT : ARRAY;
+          mode = c === 0x7b ? OBJECT_START : ARRAY_START;
+        } else if (c === 0x22) {
+          mode = STRING;
+          inKey = false;
+        } else if (c === 0x2d || (c >= 0x30 && c <= 0x39) || c === 0x74 || c === 0x66 || c === 0x6e) mode = LITERAL;
+        else this.#unexpected(i, c, 'a value');
+      }
+      i++;
     }
-    if (emitFrom >= 0 && emitFrom < n) out.push(emitFrom === 0 ? chunk : chunk.subarray(emitFrom));
+
+    if (emitFrom >= 0 && emitFrom < n) pieces.push(emitFrom === 0 ? chunk : chunk.subarray(emitFrom));
+    // concat copies, so the shared replacement bytes never leave this filter as they are
+    if (pieces.length === 1 && pieces[0] === chunk) out.push(chunk);
+    else if (pieces.length > 0) out.push(Buffer.concat(pieces));
+    this.#mode = mode;
+    this.#depth = depth;
+    this.#escaped = escaped;
+    this.#inKey = inKey;
+    this.#skipping = skipping;
+    this.#skipDepth = skipDepth;
+    this.#redactNext = redactNext;
     this.#offset += n;
   }
 
@@ -222,17 +317,33 @@ class RedactingTokenizer {
     }
   }
 
-  /** Is the member name just closed one of the fields? */
+  /** Keep bytes [from, to) of a member name, or note that it is too long to be a field. */
+  #keep(chunk: Uint8Array, from: number, to: number): void {
+    const len = this.#keyLen;
+    if (len < 0 || to === from) return;
+    if (len + to - from > this.#key.length) this.#keyLen = -1;
+    else {
+      this.#key.set(chunk.subarray(from, to), len);
+      this.#keyLen = len + to - from;
+    }
+  }
+
+  /** Is the member name just closed one of the fields? Bytes compared; escapes decoded first. */
   #isField(i: number): boolean {
-    if (this.#keyLen < 0) return false;
+    const len = this.#keyLen;
+    if (len < 0) return false;
+    const key = this.#key.subarray(0, len);
+    if (!this.#keyEscaped) {
+      const candidates = this.#p.fieldBytes.get(len);
+      return candidates !== undefined && candidates.some((f) => f.every((b, k) => b === key[k]));
+    }
     let name: string;
     try {
-      name = this.#decoder.decode(this.#key.subarray(0, this.#keyLen));
-      if (this.#keyEscaped) name = JSON.parse(`"${name}"`) as string;
+      name = JSON.parse(`"${new TextDecoder('utf-8', { fatal: true }).decode(key)}"`) as string;
     } catch {
       this.#fail(i, 'a member name is not valid UTF-8 or has a bad escape');
     }
-    return this.fields.has(name);
+    return this.#p.fields.has(name);
   }
 
   #unexpected(i: number, c: number, expected: string): never {
