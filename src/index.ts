@@ -68,6 +68,7 @@ export { htmlUrlmap } from './builtin/html-urlmap.js';
 export { trace } from './builtin/trace.js';
 export { limit } from './builtin/limit.js';
 export { headers } from './builtin/headers.js';
+export { proxyReverse } from './builtin/proxy-reverse.js';
 export { negotiateEncoding, parseAcceptEncoding, type AcceptEntry } from './builtin/support/accept-encoding.js';
 
 export { createProxy } from './proxy/create.js';

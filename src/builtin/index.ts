@@ -11,10 +11,11 @@ import { inflate } from './inflate.js';
 import { htmlUrlmap } from './html-urlmap.js';
 import { limit } from './limit.js';
 import { headers } from './headers.js';
+import { proxyReverse } from './proxy-reverse.js';
 import { trace } from './trace.js';
 
 /** The shipped filters, one file each. */
-export const builtinFilters: readonly FilterDefinition<never>[] = [identity, gzip, deflate, br, compress, decompress, inflate, charset, limit, headers, trace, htmlUrlmap];
+export const builtinFilters: readonly FilterDefinition<never>[] = [identity, gzip, deflate, br, compress, decompress, inflate, charset, limit, headers, proxyReverse, trace, htmlUrlmap];
 
 /**
  * The registry of built-in filters. Add your own with `builtins.extend().register(def)` (a

@@ -66,6 +66,7 @@ const fixtures: Record<string, Fixture> = {
   limit: { input: html, direction: 'input', options: { maxSize: 1 << 20 }, init: { request: { method: 'POST' } } },
   // header-only: the body passes untouched however it is cut
   headers: { input: html, options: { actions: ['set X-Frame-Options DENY'] } },
+  'proxy-reverse': { input: html, options: { rules: [{ from: 'http://backend/', to: '/' }] }, init: { headers: { location: 'http://backend/x' } } },
 };
 
 async function outputFor(items: ChainItem[], chunks: Uint8Array[], fx?: Fixture): Promise<Buffer> {
