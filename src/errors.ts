@@ -161,3 +161,18 @@ export class MarkupTooLongError extends SluiceError {
     this.limit = limit;
   }
 }
+
+/**
+ * A line-based rewriter (substitute's regex rules, sed) met a line longer than its
+ * maxLineLength: the message fails rather than the buffer growing (mod_substitute's AH01328).
+ * 413 for a request body, 500 for a response.
+ */
+export class LineTooLongError extends SluiceError {
+  readonly limit: number;
+  constructor(limit: number, direction: 'input' | 'output') {
+    super('ERR_SLUICE_LINE_TOO_LONG', `a line is longer than maxLineLength (${limit} bytes)`, {
+      status: direction === 'input' ? 413 : 500,
+    });
+    this.limit = limit;
+  }
+}

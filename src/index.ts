@@ -64,11 +64,14 @@ export { compress } from './builtin/compress.js';
 export { decompress } from './builtin/decompress.js';
 export { inflate } from './builtin/inflate.js';
 export { charset } from './builtin/charset.js';
-export { htmlUrlmap } from './builtin/html-urlmap.js';
 export { trace } from './builtin/trace.js';
+export { htmlUrlmap } from './builtin/html-urlmap.js';
+export { substitute } from './builtin/substitute.js';
+export { sed } from './builtin/sed.js';
 export { limit } from './builtin/limit.js';
 export { headers } from './builtin/headers.js';
 export { proxyReverse } from './builtin/proxy-reverse.js';
+export { buffer } from './builtin/buffer.js';
 export { negotiateEncoding, parseAcceptEncoding, type AcceptEntry } from './builtin/support/accept-encoding.js';
 
 export { createProxy } from './proxy/create.js';

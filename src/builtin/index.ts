@@ -9,13 +9,16 @@ import { gzip } from './gzip.js';
 import { identity } from './identity.js';
 import { inflate } from './inflate.js';
 import { htmlUrlmap } from './html-urlmap.js';
+import { substitute } from './substitute.js';
+import { sed } from './sed.js';
 import { limit } from './limit.js';
 import { headers } from './headers.js';
 import { proxyReverse } from './proxy-reverse.js';
+import { buffer } from './buffer.js';
 import { trace } from './trace.js';
 
 /** The shipped filters, one file each. */
-export const builtinFilters: readonly FilterDefinition<never>[] = [identity, gzip, deflate, br, compress, decompress, inflate, charset, limit, headers, proxyReverse, trace, htmlUrlmap];
+export const builtinFilters: readonly FilterDefinition<never>[] = [identity, gzip, deflate, br, compress, decompress, inflate, charset, limit, headers, proxyReverse, buffer, substitute, sed, htmlUrlmap, trace];
 
 /**
  * The registry of built-in filters. Add your own with `builtins.extend().register(def)` (a

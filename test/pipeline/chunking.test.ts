@@ -46,8 +46,19 @@ const fixtures: Record<string, Fixture> = {
     options: { sniff: 64 },
     init: { headers: { 'content-type': 'text/html' } },
   },
-  // marks the message traced and steps aside: the body must pass untouched
-  trace: { input: html },
+  // a byte-level literal, a line-based regex and a non-ASCII case-insensitive literal
+  substitute: {
+    input: html,
+    expected: '<!doctype html><p>Hello, <i>there</i> — unicode ✓</p>\n'.repeat(40),
+    options: { rules: ['s/world/there/n', 's|<b>(\\w+)</b>|<i>$1</i>|', 's/ÜNÏCÖDÉ/unicode/ni'] },
+    init: { headers: { 'content-type': 'text/html; charset=utf-8' } },
+  },
+  sed: {
+    input: html,
+    expected: '<!doctype html><p>Bye, <b>world</b> — ünïcödé ✓</p>\n'.repeat(37) + '<!doctype html><p>Bye, <b>world</b> — ünïcödé ✔</p>\n',
+    options: { script: ['s/Hello/Bye/g', '2,3d', '$s/✓/✔/'] },
+    init: { headers: { 'content-type': 'text/html; charset=utf-8' } },
+  },
   'html-urlmap': {
     input: '<A HREF=http://in/a?x=1&amp;y>a</A><img srcset="http://in/1.png 1x, http://in/2.png 2x"><!-- <a href="http://in/c"> -->' +
       '<script>if (a </b) "<!--<script>"; x="</script>"</script><p style="background:url(\'http://in/bg\')">é</p>\n'.repeat(8),
@@ -56,6 +67,8 @@ const fixtures: Record<string, Fixture> = {
     options: { rules: ['http://in/ /out/'], css: true },
     init: { headers: { 'content-type': 'text/html; charset=utf-8' } },
   },
+  // marks the message traced and steps aside: the body must pass untouched
+  trace: { input: html },
   inflate: {
     input: zlib.gzipSync(html),
     expected: html,
@@ -67,6 +80,7 @@ const fixtures: Record<string, Fixture> = {
   // header-only: the body passes untouched however it is cut
   headers: { input: html, options: { actions: ['set X-Frame-Options DENY'] } },
   'proxy-reverse': { input: html, options: { rules: [{ from: 'http://backend/', to: '/' }] }, init: { headers: { location: 'http://backend/x' } } },
+  buffer: { input: html, options: { maxSize: 1 << 20 } },
 };
 
 async function outputFor(items: ChainItem[], chunks: Uint8Array[], fx?: Fixture): Promise<Buffer> {
