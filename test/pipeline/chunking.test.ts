@@ -81,6 +81,7 @@ const fixtures: Record<string, Fixture> = {
   headers: { input: html, options: { actions: ['set X-Frame-Options DENY'] } },
   'proxy-reverse': { input: html, options: { rules: [{ from: 'http://backend/', to: '/' }] }, init: { headers: { location: 'http://backend/x' } } },
   buffer: { input: html, options: { maxSize: 1 << 20 } },
+  buffer: { input: html, options: { maxSize: 1 << 20 } },
 };
 
 async function outputFor(items: ChainItem[], chunks: Uint8Array[], fx?: Fixture): Promise<Buffer> {
