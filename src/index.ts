@@ -72,7 +72,7 @@ export { limit } from './builtin/limit.js';
 export { headers } from './builtin/headers.js';
 export { proxyReverse } from './builtin/proxy-reverse.js';
 export { buffer } from './builtin/buffer.js';
-export { buffer } from './builtin/buffer.js';
+export { ratelimit } from './builtin/ratelimit.js';
 export { negotiateEncoding, parseAcceptEncoding, type AcceptEntry } from './builtin/support/accept-encoding.js';
 
 export { createProxy } from './proxy/create.js';

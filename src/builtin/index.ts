@@ -15,11 +15,11 @@ import { limit } from './limit.js';
 import { headers } from './headers.js';
 import { proxyReverse } from './proxy-reverse.js';
 import { buffer } from './buffer.js';
-import { buffer } from './buffer.js';
+import { ratelimit } from './ratelimit.js';
 import { trace } from './trace.js';
 
 /** The shipped filters, one file each. */
-export const builtinFilters: readonly FilterDefinition<never>[] = [identity, gzip, deflate, br, compress, decompress, inflate, charset, limit, headers, proxyReverse, buffer, buffer, substitute, sed, htmlUrlmap, trace];
+export const builtinFilters: readonly FilterDefinition<never>[] = [identity, gzip, deflate, br, compress, decompress, inflate, charset, limit, headers, proxyReverse, buffer, ratelimit, substitute, sed, htmlUrlmap, trace];
 
 /**
  * The registry of built-in filters. Add your own with `builtins.extend().register(def)` (a

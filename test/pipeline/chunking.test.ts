@@ -81,7 +81,8 @@ const fixtures: Record<string, Fixture> = {
   headers: { input: html, options: { actions: ['set X-Frame-Options DENY'] } },
   'proxy-reverse': { input: html, options: { rules: [{ from: 'http://backend/', to: '/' }] }, init: { headers: { location: 'http://backend/x' } } },
   buffer: { input: html, options: { maxSize: 1 << 20 } },
-  buffer: { input: html, options: { maxSize: 1 << 20 } },
+  // a burst larger than the body keeps the property runs fast; the slicing is tested in ratelimit.test.ts
+  ratelimit: { input: html, options: { rate: 1024, burst: 64 } },
 };
 
 async function outputFor(items: ChainItem[], chunks: Uint8Array[], fx?: Fixture): Promise<Buffer> {
