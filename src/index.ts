@@ -78,6 +78,8 @@ export { negotiateEncoding, parseAcceptEncoding, type AcceptEntry } from './buil
 export { createProxy } from './proxy/create.js';
 export { createProxyServer, type ProxyOptions } from './proxy/server.js';
 export { sluice as sluicePlugin, type SluicePluginOptions } from './proxy/plugin.js';
+export { ProxyMetrics, LATENCY_BUCKETS, type UpstreamErrorKind, type ConfigState } from './proxy/metrics.js';
+export { AdminServer, type AdminOptions, type AdminServerInput } from './proxy/admin.js';
 export { LiveConfig, Generation } from './proxy/live-config.js';
 export { startDemoUpstream, type DemoUpstream } from './proxy/demo-upstream.js';
 export {

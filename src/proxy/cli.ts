@@ -10,12 +10,14 @@ import { parseArgs } from 'node:util';
 import { builtins } from '../builtin/index.js';
 import { stageLabel } from '../filters/stage.js';
 import { formatProblems, loadConfigFile, validateConfig } from '../pipeline/config/load.js';
+import { ADMIN_DEFAULTS } from '../pipeline/config/schema.js';
 import { loadConfigFileWithModules } from '../pipeline/config/modules.js';
 import type { CompiledConfig } from '../pipeline/config/types.js';
 import { demoConfig } from './demo-config.js';
 import { startDemoUpstream } from './demo-upstream.js';
 import { LiveConfig } from './live-config.js';
 import { startReloader, type Reloader } from './reloader.js';
+import { ProxyMetrics } from './metrics.js';
 import { createProxyServer } from './server.js';
 import { runPrimary } from './workers.js';
 
@@ -67,10 +69,14 @@ interface ServeOptions {
 
 async function serve(config: CompiledConfig, opts: ServeOptions): Promise<void> {
   const live = new LiveConfig(config);
-  const app = createProxyServer(live, { logger: { level: process.env['LOG_LEVEL'] ?? 'info' } });
+  const metrics = new ProxyMetrics();
+  // The command runs the admin listener unless the config turns it off (the library only when asked).
+  const admin = config.admin ?? { ...ADMIN_DEFAULTS, optional: true };
+  const app = createProxyServer(live, { logger: { level: process.env['LOG_LEVEL'] ?? 'info' }, metrics, admin: admin.enabled ? admin : false });
   const address = await app.listen({ port: opts.port, host: opts.host });
   // A worker's banner would repeat once per worker: the primary prints it.
-  if (cluster.isPrimary) process.stdout.write(opts.banner(address));
+  const adminUrl = app.sluiceAdmin?.url;
+  if (cluster.isPrimary) process.stdout.write(`${opts.banner(address)}${adminUrl ? `admin: ${adminUrl} (/healthz /readyz /metrics)\n` : ''}`);
   let reloader: Reloader | undefined;
   if (opts.file !== undefined) {
     const file = opts.file;
@@ -82,6 +88,7 @@ async function serve(config: CompiledConfig, opts: ServeOptions): Promise<void> 
       format: (errors) => formatProblems(errors, file),
       watch: opts.watch !== false,
     });
+    metrics.reloads = reloader.counts;
     process.on('SIGHUP', () => void reloader!.reload('SIGHUP'));
   }
   let closing = false;

@@ -10,6 +10,7 @@ import { nodeSink } from '../pipeline/sink.js';
 import { pump } from '../pipeline/source.js';
 import { appendList, withoutHopByHop } from './hop-headers.js';
 import type { LiveConfig } from './live-config.js';
+import { NO_LOCATION, upstreamErrorKind, type ProxyMetrics } from './metrics.js';
 import { faultStatus, isConnectFailure, type UpstreamClient } from './upstream.js';
 
 /**
@@ -17,12 +18,13 @@ import { faultStatus, isConnectFailure, type UpstreamClient } from './upstream.j
  * response is done, so a reload never changes a chain in flight), then stream the request
  * through the input chain to the upstream and the response through the output chain.
  */
-export function handleProxyRequest(live: LiveConfig, req: IncomingMessage, res: ServerResponse, via: string, log: Log): void {
+export function handleProxyRequest(live: LiveConfig, req: IncomingMessage, res: ServerResponse, via: string, log: Log, metrics: ProxyMetrics): void {
   const { path, query } = normalisePath(req.url ?? '/');
   const gen = live.current;
   const location = gen.config.match(path);
   if (!location) {
     sendError(res, 404, 'no location matches this path');
+    metrics.exchange(NO_LOCATION, 404, 0, undefined, undefined, false);
     return;
   }
   gen.acquire();
@@ -34,7 +36,7 @@ export function handleProxyRequest(live: LiveConfig, req: IncomingMessage, res: 
   };
   res.once('close', release);
   const client = gen.clients.get(location.upstream.name)!;
-  void proxy(req, res, location, client, `${path}${query}`, via, log).catch((err: unknown) => {
+  void proxy(req, res, location, client, `${path}${query}`, via, log, metrics).catch((err: unknown) => {
     log.error({ err, location: location.name }, 'proxy failure');
     if (!res.headersSent) sendError(res, 500, 'internal error');
     else res.destroy();
@@ -49,6 +51,7 @@ export function handleProxyRequest(live: LiveConfig, req: IncomingMessage, res: 
 export const awaitingContinue = new WeakSet<IncomingMessage>();
 
 export interface Log {
+  debug(obj: object, msg: string): void;
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
@@ -62,10 +65,12 @@ async function proxy(
   url: string,
   via: string,
   log: Log,
+  metrics: ProxyMetrics,
 ): Promise<void> {
   const started = process.hrtime.bigint();
   const abort = new AbortController();
   let finished = false;
+  let outputRun: ChainRun | undefined;
   res.on('finish', () => {
     finished = true;
   });
@@ -73,7 +78,12 @@ async function proxy(
   // the chains, so the upstream socket is released.
   res.on('close', () => {
     if (!finished) abort.abort(new SluiceError('ERR_SLUICE_CLIENT_GONE', 'the client closed the connection'));
+    // One record per exchange, whichever way it ended (499: gone before any head, as nginx says).
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    metrics.exchange(location.name, res.headersSent ? res.statusCode : 499, seconds, inputRun?.stats(), outputRun?.stats(), res.headersSent && !res.writableFinished);
   });
+  // Bytes per filter feed the metrics; a traced message (the `trace` filter) logs through `log`.
+  const runOptions = { instrument: 'bytes', log } as const;
 
   // ---- request head and body -------------------------------------------------------------
   const upHeaders = withoutHopByHop(req.headers, 'request');
@@ -109,7 +119,7 @@ async function proxy(
     let headCommitted!: () => void;
     const committed = new Promise<void>((resolve) => (headCommitted = resolve));
     const sink = body ? nodeSink(body) : { write: () => undefined, end: () => undefined };
-    inputRun = location.input.run({ request }, { ...sink, head: () => headCommitted() });
+    inputRun = location.input.run({ request }, { ...sink, head: () => headCommitted() }, runOptions);
     try {
       await inputRun.start();
       if (body) {
@@ -151,6 +161,7 @@ async function proxy(
         // request, so the next one may take it; not with a body, which cannot be replayed.
         const next = body === undefined && attempt < client.size && !abort.signal.aborted ? client.pick() : target;
         if (next !== target) {
+          metrics.upstreamError(client.name, 'refused');
           log.warn({ location: location.name, upstream: client.name, server: target.url.origin, err: errorText(err) }, 'upstream server refused; trying the next');
           // (the header map is committed once an input chain ran: the next server's Host goes in
           // the outgoing copy, unless an input filter chose its own)
@@ -163,6 +174,7 @@ async function proxy(
       if (abort.signal.aborted) return;
       const inputFailed = inputRun?.failed;
       const status = inputFailed instanceof SluiceError ? inputFailed.status : faultStatus(err);
+      if (!inputFailed) metrics.upstreamError(client.name, upstreamErrorKind(err) ?? 'other');
       log.warn({ location: location.name, upstream: client.name, server: target.url.origin, err: errorText(err), status }, 'upstream fault');
       // A body the input chain refused mid-stream (`limit` on a chunked body) is named as such.
       sendError(res, status, inputFailed ? errorText(inputFailed) : status === 504 ? 'the upstream did not answer in time' : 'the upstream could not be reached');
@@ -174,7 +186,7 @@ async function proxy(
   const responseHeaders = HeaderMap.fromNode(withoutHopByHop(up.headers as Record<string, string | string[]>, 'response'));
   responseHeaders.append('via', `1.1 ${via}`);
   const resSink = nodeSink(res);
-  const run: ChainRun = location.output.run(
+  const run: ChainRun = (outputRun = location.output.run(
     { request, status: up.statusCode, headers: responseHeaders },
     {
       ...resSink,
@@ -190,7 +202,8 @@ async function proxy(
         if (res.headersSent) resSink.abort?.(reason);
       },
     },
-  );
+    runOptions,
+  ));
   try {
     await run.start();
   } catch (err) {
@@ -210,7 +223,11 @@ async function proxy(
     if (!res.headersSent && !res.destroyed) sendError(res, statusOf(err, 502), errorText(err));
     else if (!res.destroyed) res.destroy();
     up.body.destroy();
-    if (!abort.signal.aborted) log.warn({ location: location.name, upstream: client.name, err: errorText(err) }, 'response aborted mid-body');
+    if (!abort.signal.aborted) {
+      const kind = upstreamErrorKind(err, 'reset');
+      if (kind) metrics.upstreamError(client.name, kind);
+      log.warn({ location: location.name, upstream: client.name, err: errorText(err) }, 'response aborted mid-body');
+    }
   }
   log.info(
     {
@@ -220,6 +237,7 @@ async function proxy(
       url,
       status: run.head.status,
       filters: run.active,
+      bytes: { in: inputRun?.stats()?.bytesIn ?? 0, out: run.stats()?.bytesOut ?? 0 },
       ms: Number(process.hrtime.bigint() - started) / 1e6,
     },
     'proxied',

@@ -6,6 +6,7 @@ import { ConfigError, validateConfig } from '../pipeline/config/load.js';
 import type { CompiledConfig, SluiceConfig } from '../pipeline/config/types.js';
 import { handleProxyRequest } from './handler.js';
 import { LiveConfig } from './live-config.js';
+import { ProxyMetrics } from './metrics.js';
 import { handleUpgrade } from './upgrade.js';
 
 /** The methods proxied besides fastify's defaults (WebDAV and friends go through untouched). */
@@ -24,6 +25,8 @@ export interface SluicePluginOptions {
    * false in the plugin (the host app may serve its own upgrades), true in createProxyServer.
    */
   upgrades?: boolean;
+  /** Where requests are counted (serve `metrics.render()` on a route of yours); default: a private one. */
+  metrics?: ProxyMetrics;
 }
 
 /** The live config behind any of the forms a caller may hand in. */
@@ -47,6 +50,7 @@ export function toLiveConfig(config: SluiceConfig | CompiledConfig | LiveConfig,
 export const sluice: FastifyPluginAsync<SluicePluginOptions> = async (app: FastifyInstance, opts: SluicePluginOptions) => {
   const live = toLiveConfig(opts.config, opts.registry);
   const via = opts.via ?? 'sluice';
+  const metrics = opts.metrics ?? new ProxyMetrics();
   app.addHook('onClose', async () => {
     await live.close();
   });
@@ -58,7 +62,7 @@ export const sluice: FastifyPluginAsync<SluicePluginOptions> = async (app: Fasti
   const methods = [...METHODS, ...EXTRA_METHODS.filter((m) => app.supportedMethods.includes(m))];
   const handler = (request: FastifyRequest, reply: FastifyReply): void => {
     reply.hijack();
-    handleProxyRequest(live, request.raw, reply.raw, via, request.log);
+    handleProxyRequest(live, request.raw, reply.raw, via, request.log, metrics);
   };
   app.route({ method: methods, url: '/', handler });
   app.route({ method: methods, url: '/*', handler });

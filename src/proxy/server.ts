@@ -2,7 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { CompiledConfig } from '../pipeline/config/types.js';
 import { awaitingContinue } from './handler.js';
+import { AdminServer, type AdminOptions } from './admin.js';
 import { LiveConfig } from './live-config.js';
+import { ProxyMetrics } from './metrics.js';
 import { EXTRA_METHODS, sluice } from './plugin.js';
 
 export interface ProxyOptions {
@@ -10,6 +12,21 @@ export interface ProxyOptions {
   logger?: FastifyServerOptions['logger'];
   /** The name this proxy gives itself in Via. */
   via?: string;
+  /** Where requests are counted; default: a new one (the admin listener's /metrics shows it). */
+  metrics?: ProxyMetrics;
+  /**
+   * The admin listener (/healthz, /readyz, /metrics): started with the server (on ready) and
+   * closed after it, when given here or configured (`admin:` in the config); false: never.
+   * Its address: `app.sluiceAdmin?.url`.
+   */
+  admin?: AdminOptions | false;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The admin listener of a createProxyServer instance, when it has one. */
+    sluiceAdmin?: AdminServer;
+  }
 }
 
 /**
@@ -31,6 +48,41 @@ export function createProxyServer(config: CompiledConfig | LiveConfig, opts: Pro
     awaitingContinue.add(req);
     app.server.emit('request', req, res);
   });
-  void app.register(sluice, { config: live, upgrades: true, ...(opts.via !== undefined && { via: opts.via }) });
+  const metrics = opts.metrics ?? new ProxyMetrics();
+  const configured = live.current.config.admin;
+  const admin = opts.admin ?? (configured?.enabled ? configured : false);
+  if (admin) startAdmin(app, admin, metrics, live);
+  void app.register(sluice, { config: live, upgrades: true, metrics, ...(opts.via !== undefined && { via: opts.via }) });
   return app;
 }
+
+/**
+ * The admin listener follows the proxy's life: it listens when the app is ready (a port in use
+ * fails `listen()`), reports ready only while the proxy listens, turns unready as soon as a
+ * shutdown starts (fastify's preClose, before in-flight requests finish), and closes after.
+ */
+function startAdmin(app: FastifyInstance, opts: AdminOptions, metrics: ProxyMetrics, live: LiveConfig): void {
+  let closing = false;
+  const server = new AdminServer({
+    metrics,
+    config: () => ({ generation: live.generation }),
+    ready: () => !closing && app.server.listening,
+  });
+  app.decorate('sluiceAdmin', server);
+  app.addHook('onReady', async () => {
+    try {
+      const url = await server.listen(opts);
+      app.log.info({ url }, 'admin listener: /healthz /readyz /metrics');
+    } catch (err) {
+      if (!opts.optional) throw err;
+      app.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'no admin listener (set admin: { port } in the config)');
+    }
+  });
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onClose', async () => {
+    await server.close();
+  });
+}
+

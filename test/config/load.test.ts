@@ -51,7 +51,7 @@ describe('broken configs: every problem, with its path and line', () => {
       source: text('upstreams:', '  app:', '    servers: [http://127.0.0.1:3000]', 'extra: 1'),
       expected: [
         ['locations', 1, 'required property missing'],
-        ['extra', 4, 'unknown property (expected one of: $schema, listen, upstreams, modules, filters, locations)'],
+        ['extra', 4, 'unknown property (expected one of: $schema, admin, listen, upstreams, modules, filters, locations)'],
       ],
     },
     {

@@ -23,7 +23,7 @@ import { compileCondition, conditionProblems, regexError, type Condition } from 
 import { compileLocations, normalisePath, type MatchKind } from '../locations.js';
 import { ConfigError, formatPath, type ConfigProblem, type PathSegment } from './errors.js';
 import { applyPlan, enclosingIndex, splitOp, type ChainPlan, type ChainStep } from './inherit.js';
-import { ConfigSchema, DEFAULT_MATCH, LISTEN_DEFAULTS, UPSTREAM_DEFAULTS } from './schema.js';
+import { ADMIN_DEFAULTS, ConfigSchema, DEFAULT_MATCH, LISTEN_DEFAULTS, UPSTREAM_DEFAULTS } from './schema.js';
 import type { CompiledConfig, CompiledLocation, CompiledUpstream, ConditionSpec, SluiceConfig } from './types.js';
 import { editDistance } from '../../filters/suggest.js';
 
@@ -404,6 +404,7 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Config
       host: typeof listen['host'] === 'string' ? listen['host'] : LISTEN_DEFAULTS.host,
       port: numberOr(listen['port'], LISTEN_DEFAULTS.port),
     }),
+    ...(isObject(value['admin']) && { admin: compileAdmin(value['admin']) }),
     upstreams,
     locations: Object.freeze(compiled.map((c) => c.value)),
     match: matcher,
@@ -724,6 +725,14 @@ function fail(problems: Problem[], source: ConfigSource | undefined): ConfigResu
   // file order when lines are known (stable: same line keeps the order found)
   if (source) errors.sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity));
   return { ok: false, errors };
+}
+
+function compileAdmin(admin: Record<string, unknown>): NonNullable<CompiledConfig['admin']> {
+  return Object.freeze({
+    enabled: typeof admin['enabled'] === 'boolean' ? admin['enabled'] : ADMIN_DEFAULTS.enabled,
+    host: typeof admin['host'] === 'string' ? admin['host'] : ADMIN_DEFAULTS.host,
+    port: numberOr(admin['port'], ADMIN_DEFAULTS.port),
+  });
 }
 
 function numberOr(x: unknown, fallback: number): number {

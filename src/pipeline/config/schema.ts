@@ -16,6 +16,8 @@ const closed = { additionalProperties: false } as const;
  * them) and carry it as `default`; load.ts applies these when compiling.
  */
 export const LISTEN_DEFAULTS = { host: '127.0.0.1', port: 8080 } as const;
+/** Not 9090: that is Prometheus's own port, often on the same host as what it scrapes. */
+export const ADMIN_DEFAULTS = { enabled: true, host: '127.0.0.1', port: 9080 } as const;
 export const UPSTREAM_DEFAULTS = { preserveHost: true, connectTimeout: 5000, headersTimeout: 30000, bodyTimeout: 60000 } as const;
 export const DEFAULT_MATCH = 'prefix' as const;
 
@@ -127,6 +129,16 @@ export const LocationSchema = Type.Object(
 export const ConfigSchema = Type.Object(
   {
     $schema: Type.Optional(Type.String({ description: 'For editors: where this schema is.' })),
+    admin: Type.Optional(
+      Type.Object(
+        {
+          enabled: Type.Optional(Type.Boolean({ default: ADMIN_DEFAULTS.enabled, description: 'false: no admin listener.' })),
+          host: Type.Optional(Type.String({ minLength: 1, default: ADMIN_DEFAULTS.host, description: 'Keep it private: the endpoints have no authentication.' })),
+          port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, default: ADMIN_DEFAULTS.port, description: '0: any free port.' })),
+        },
+        { ...closed, description: 'The admin listener: /healthz, /readyz, /metrics (Prometheus text format).' },
+      ),
+    ),
     listen: Type.Optional(
       Type.Object(
         {

@@ -6,6 +6,11 @@ import type { CompiledChain } from '../compile.js';
  */
 export interface SluiceConfig {
   listen?: { host?: string; port?: number };
+  /**
+   * The admin listener (/healthz, /readyz, /metrics), separate from the proxy's. The `sluice`
+   * command starts it by default on 127.0.0.1:9080; the library only when configured.
+   */
+  admin?: { enabled?: boolean; host?: string; port?: number };
   upstreams: Record<string, UpstreamSpec>;
   /**
    * Files that export filter definitions (.js/.mjs/.cjs, or .ts/.mts/.cts without a build
@@ -95,6 +100,8 @@ export interface CompiledLocation {
 
 export interface CompiledConfig {
   readonly listen: { readonly host: string; readonly port: number };
+  /** As configured (defaults applied); absent when the config has no `admin` section. */
+  readonly admin?: { readonly enabled: boolean; readonly host: string; readonly port: number };
   readonly upstreams: ReadonlyMap<string, CompiledUpstream>;
   readonly locations: readonly CompiledLocation[];
   /** The location for a normalised request path, by the documented precedence; undefined: 404. */
