@@ -5,6 +5,9 @@ import zlib from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
 import {
   BodyTooLargeError,
+  chainOverResponse,
+  chainToDuplex,
+  chainToTransformStream,
   collectSink,
   compileChain,
   defineFilter,
@@ -217,6 +220,45 @@ describe('buffer: options', () => {
 
   it('defaults to 128 KiB, error on overflow, flush marks held', () => {
     expect(compileChain(['buffer']).entries[0]!.options).toEqual({ maxSize: 131072, overflow: 'error', flush: 'hold' });
+  });
+});
+
+describe('buffer: through the adapters (they wait for the held head)', () => {
+  it('chainOverResponse: the Response carries the Content-Length', async () => {
+    const upstreamBody = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(body.subarray(0, 1000));
+        c.enqueue(body.subarray(1000));
+        c.close();
+      },
+    });
+    const res = await chainOverResponse(compileChain([buf()]), new Response(upstreamBody, { headers: { 'content-type': 'text/html' } }));
+    expect(res.headers.get('content-length')).toBe(String(body.length));
+    expect(Buffer.from(await res.arrayBuffer()).equals(body)).toBe(true);
+  });
+
+  it('chainOverResponse: over the bound it rejects instead of giving a truncated Response', async () => {
+    const p = chainOverResponse(compileChain([buf({ maxSize: 100 })]), new Response(body));
+    await expect(p).rejects.toMatchObject({ status: 502 });
+  });
+
+  it('chainToDuplex and chainToTransformStream: onHead runs when the head is committed, with the length', async () => {
+    const seenByDuplex: Array<string | undefined> = [];
+    const d = chainToDuplex(compileChain([buf()]), { onHead: (run) => seenByDuplex.push(run.head.headers.get('content-length')) });
+    const out: Buffer[] = [];
+    d.on('data', (c: Buffer) => out.push(c));
+    const ended = new Promise((r) => d.on('end', r));
+    d.write(body.subarray(0, 10));
+    d.end(body.subarray(10));
+    await ended;
+    expect(seenByDuplex).toEqual([String(body.length)]);
+    expect(Buffer.concat(out).equals(body)).toBe(true);
+
+    const seenByStream: Array<string | undefined> = [];
+    const ts = chainToTransformStream(compileChain([buf()]), { onHead: (run) => seenByStream.push(run.head.headers.get('content-length')) });
+    const collected = new Response(new Response(body).body!.pipeThrough(ts)).arrayBuffer();
+    expect(Buffer.from(await collected).equals(body)).toBe(true);
+    expect(seenByStream).toEqual([String(body.length)]);
   });
 });
 

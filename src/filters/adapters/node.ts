@@ -170,6 +170,8 @@ export function chainToDuplex(chain: CompiledChain, opts: ChainDuplexOptions = {
     },
   });
   const run = chain.run(opts.init ?? {}, {
+    // at the end of the header phase, or later when a filter holds the head open (buffer)
+    head: () => opts.onHead?.(run),
     write(chunk) {
       if (duplex.push(chunk)) return undefined;
       return new Promise<void>((resolve) => (wake = resolve));
@@ -183,10 +185,8 @@ export function chainToDuplex(chain: CompiledChain, opts: ChainDuplexOptions = {
   });
   const r = run.start();
   if (r) {
-    started = r.then(() => opts.onHead?.(run));
+    started = r;
     started.catch(() => undefined);
-  } else {
-    opts.onHead?.(run);
   }
   return duplex;
 }

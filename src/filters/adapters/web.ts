@@ -101,6 +101,8 @@ export function chainToTransformStream(
   const transformer: Transformer<Uint8Array | Flush, Uint8Array | Flush> & { cancel(reason: unknown): void } = {
     start(controller) {
       run = chain.run(opts.init ?? {}, {
+        // at the end of the header phase, or later when a filter holds the head open (buffer)
+        head: () => opts.onHead?.(run),
         write: (chunk) => controller.enqueue(chunk),
         flush: opts.emitFlush ? () => controller.enqueue(FLUSH) : undefined,
         end: () => undefined,
@@ -108,10 +110,7 @@ export function chainToTransformStream(
           if (!cancelled) controller.error(reason); // on cancel the stream is already going down
         },
       });
-      const r = run.start();
-      if (r) return r.then(() => opts.onHead?.(run));
-      opts.onHead?.(run);
-      return undefined;
+      return run.start();
     },
     transform(chunk) {
       return chunk === FLUSH ? run.flush() : run.write(chunk);
@@ -160,9 +159,12 @@ export async function chainOverResponse(
     },
     { highWaterMark: 1 },
   );
+  let committed!: () => void;
+  const headReady = new Promise<void>((resolve) => (committed = resolve));
   const run = chain.run(
     { ...(opts.request && { request: opts.request }), status: response.status, headers },
     {
+      head: () => committed(),
       write(chunk) {
         controller.enqueue(chunk);
         if ((controller.desiredSize ?? 1) > 0) return undefined;
@@ -174,12 +176,15 @@ export async function chainOverResponse(
   );
   await run.start();
   const status = run.head.status;
-  const outHeaders = run.head.headers.toWeb();
   if (NULL_BODY.has(status) || response.body === null) {
+    const outHeaders = run.head.headers.toWeb();
     if (response.body) await response.body.cancel().catch(() => undefined);
     run.abort(new Error(`status ${status} has no body`));
     return new Response(null, { status, statusText: status === response.status ? response.statusText : '', headers: outHeaders });
   }
   void pump(run, response.body as ReadableStream<Uint8Array>).catch(() => undefined);
+  // a filter holding the head open (buffer) commits it with its first output: wait for it
+  if (!run.head.committed) await Promise.race([headReady, run.done]);
+  const outHeaders = run.head.headers.toWeb();
   return new Response(body as ReadableStream<Uint8Array>, { status, statusText: status === response.status ? response.statusText : '', headers: outHeaders });
 }
