@@ -1,7 +1,8 @@
 import { chainGroup } from './chain.bench.js';
 import { codecGroup } from './codec.bench.js';
+import { htmlurlmapGroup } from './htmlurlmap.bench.js';
 import type { BenchGroup } from './lib/group.js';
 import { proxyGroup } from './proxy.bench.js';
 
 /** Every group of figures, in run order. A new group: add its module here. */
-export const groups: readonly BenchGroup[] = [chainGroup, codecGroup, proxyGroup];
+export const groups: readonly BenchGroup[] = [chainGroup, codecGroup, htmlurlmapGroup, proxyGroup];

@@ -15,6 +15,7 @@ import {
   ATTR_STRIDE,
   HtmlTokenizer,
   NO_VALUE,
+  QUOTE_NONE,
   RawElement,
   hashName,
   nameEquals,
@@ -93,11 +94,62 @@ export function markupSafe(charset: string): boolean {
   return ok;
 }
 
+interface LinkName {
+  readonly name: string;
+  readonly srcset: boolean;
+}
+
+/**
+ * Attribute names by the tokenizer's name hash: open addressing in typed arrays, because it
+ * is asked for every attribute of every tag.
+ */
+class NameTable {
+  readonly #mask: number;
+  readonly #hashes: Int32Array;
+  readonly #used: Uint8Array;
+  readonly #values: Array<LinkName | undefined>;
+
+  constructor(names: readonly LinkName[]) {
+    let size = 16;
+    while (size < names.length * 4) size *= 2;
+    this.#mask = size - 1;
+    this.#hashes = new Int32Array(size);
+    this.#used = new Uint8Array(size);
+    this.#values = new Array<LinkName | undefined>(size).fill(undefined);
+    for (const v of names) {
+      const h = hashName(v.name);
+      let i = h & this.#mask;
+      while (this.#used[i] === 1 && this.#hashes[i] !== h) i = (i + 1) & this.#mask;
+      this.#hashes[i] = h;
+      this.#used[i] = 1;
+      this.#values[i] = v;
+    }
+  }
+
+  get(h: number): LinkName | undefined {
+    for (let i = h & this.#mask; this.#used[i] === 1; i = (i + 1) & this.#mask) if (this.#hashes[i] === h) return this.#values[i];
+    return undefined;
+  }
+}
+
+/**
+ * A literal link rule ready for the byte path: its `from` lower-cased, and its replacement
+ * already escaped for a double-quoted, single-quoted and unquoted value (null: an unquoted
+ * value would need quotes, so the general path writes it).
+ */
+interface FastLink {
+  readonly lower: string;
+  readonly fromLength: number;
+  readonly dq: Buffer;
+  readonly sq: Buffer;
+  readonly unquoted: Buffer | null;
+}
+
 /** Parsed once per options object (options are frozen and shared by every instance). */
 interface Compiled {
   readonly defs: readonly RuleDef[];
-  readonly links: ReadonlyMap<number, { readonly name: string; readonly srcset: boolean }>;
-  readonly sets: Map<string, RuleSet>;
+  readonly links: NameTable;
+  readonly sets: Map<string, { rules: RuleSet; fast: readonly FastLink[] | null }>;
   readonly types: (ct: string | undefined) => boolean;
 }
 const compiled = new WeakMap<Options, Compiled>();
@@ -105,14 +157,10 @@ const compiled = new WeakMap<Options, Compiled>();
 function compile(o: Options): Compiled {
   let c = compiled.get(o);
   if (c === undefined) {
-    const links = new Map<number, { name: string; srcset: boolean }>();
-    for (const raw of o.links) {
-      const name = raw.toLowerCase();
-      links.set(hashName(name), { name, srcset: SRCSET.has(name) });
-    }
+    const names = [...new Set(o.links.map((n) => n.toLowerCase()))];
     c = {
       defs: o.rules.map((r, i) => parseRule(r as RuleInput, i)),
-      links,
+      links: new NameTable(names.map((name) => ({ name, srcset: SRCSET.has(name) }))),
       sets: new Map(),
       types: mediaTypeMatcher(o.types),
     };
@@ -121,11 +169,25 @@ function compile(o: Options): Compiled {
   return c;
 }
 
-function ruleSet(c: Compiled, charset: string): RuleSet {
+function ruleSet(c: Compiled, charset: string): { rules: RuleSet; fast: readonly FastLink[] | null } {
   const key = resolveCharset(charset);
   let s = c.sets.get(key);
   if (s === undefined) {
-    s = new RuleSet(c.defs, charset);
+    const rules = new RuleSet(c.defs, charset);
+    const fast = rules.literalLinks
+      ? rules.links.map((r): FastLink => {
+          const to = r.toAttr[0] as string;
+          const unquoted = to !== '' && !/[\s>]|^["']/.test(to);
+          return {
+            lower: r.fromLower,
+            fromLength: r.from.length,
+            dq: Buffer.from(encodeAttr(to, DQ), 'latin1'),
+            sq: Buffer.from(encodeAttr(to, SQ), 'latin1'),
+            unquoted: unquoted ? Buffer.from(encodeAttr(to, QUOTE_NONE), 'latin1') : null,
+          };
+        })
+      : null;
+    s = { rules, fast };
     c.sets.set(key, s);
   }
   return s;
@@ -157,6 +219,8 @@ export const htmlUrlmap = defineFilter({
   create: (ctx) => new UrlMapInstance(ctx.options),
 });
 
+const DQ = 0x22;
+const SQ = 0x27;
 const STYLE = hashName('style');
 const CONTENT = hashName('content');
 const HTTP_EQUIV = hashName('http-equiv');
@@ -184,20 +248,41 @@ function prefixBytesCI(buf: Uint8Array, at: number, end: number, lowerPrefix: st
 
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * src[a, b) into dst at `at`; returns the count. Most copies here are the few dozen bytes
+ * between two rewritten links, where Buffer#copy's per-call view allocation costs more than
+ * the copy itself.
+ */
+function copyBytes(src: Uint8Array, a: number, b: number, dst: Uint8Array, at: number): number {
+  const n = b - a;
+  if (n > 128) dst.set(src.subarray(a, b), at);
+  else for (let i = 0; i < n; i++) dst[at + i] = src[a + i]!;
+  return n;
+}
+
 class UrlMapInstance implements FilterInstance, TokenSink {
   readonly #o: Options;
   readonly #c: Compiled;
   #rules!: RuleSet;
+  #fast: readonly FastLink[] | null = null;
+  /** The longest literal `from`, and whether every replacement fits an unquoted value. */
+  #fastMax = 0;
+  #fastUnquoted = false;
   #tok!: HtmlTokenizer;
   #scripts: boolean;
   #css: boolean;
   /** Bytes not yet complete (an unfinished tag), in the order they came. */
   #held: Buffer[] = [];
   #heldLen = 0;
-  /** The window being scanned, how far output has been produced from it, and the output. */
+  /**
+   * The window being scanned and how far output has been produced from it. Until the first
+   * edit in a window nothing is copied (the window itself goes out); from then on the output
+   * is written into #out.
+   */
   #win: Buffer = EMPTY;
   #cursor = 0;
-  #parts: Uint8Array[] = [];
+  #out: Buffer | null = null;
+  #pos = 0;
   /** Script or style text being rewritten: the part after the last newline. */
   #line = '';
   #lineEl: RawElement = RawElement.None;
@@ -227,7 +312,11 @@ class UrlMapInstance implements FilterInstance, TokenSink {
       head.passOn();
       return;
     }
-    this.#rules = ruleSet(this.#c, charset);
+    const set = ruleSet(this.#c, charset);
+    this.#rules = set.rules;
+    this.#fast = set.fast;
+    this.#fastMax = Math.max(0, ...(set.fast ?? []).map((f) => f.fromLength));
+    this.#fastUnquoted = (set.fast ?? []).every((f) => f.unquoted !== null);
     const r = this.#rules;
     if (r.links.length === 0 && !((this.#scripts && r.events.length) || ((this.#scripts || this.#css) && r.embedded.length))) {
       head.passOn();
@@ -239,20 +328,32 @@ class UrlMapInstance implements FilterInstance, TokenSink {
 
   onData(chunk: Uint8Array, out: Emitter): Step {
     const c = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
-    if (this.#heldLen > 0) {
-      // an unfinished tag cannot end without a `>`: keep collecting without scanning again
+    if (this.#heldLen === 0) return this.#scan(c, out, false);
+    // Complete the held tag with as little of the chunk as it takes (up to a `>`), so the rest
+    // of the chunk is scanned in place instead of being copied behind the held bytes.
+    let from = 0;
+    let step: Step = undefined;
+    while (this.#heldLen > 0) {
       const need = this.#tok.awaiting;
-      if (need >= 0 && c.indexOf(need) < 0) {
-        this.#hold(c);
-        return;
+      let k = c.length;
+      if (need >= 0) {
+        const gt = c.indexOf(need, from);
+        if (gt < 0) {
+          // an unfinished tag cannot end without it: keep collecting without scanning again
+          this.#hold(c.subarray(from));
+          return step;
+        }
+        k = gt + 1;
       }
-      this.#held.push(c);
-      const win = Buffer.concat(this.#held, this.#heldLen + c.length);
+      this.#held.push(c.subarray(from, k));
+      const win = Buffer.concat(this.#held, this.#heldLen + k - from);
       this.#held = [];
       this.#heldLen = 0;
-      return this.#scan(win, out, false);
+      step = this.#scan(win, out, false) ?? step;
+      from = k;
+      if (from === c.length) return step;
     }
-    return this.#scan(c, out, false);
+    return this.#scan(c.subarray(from), out, false) ?? step;
   }
 
   onFlush(out: Emitter): Step {
@@ -281,25 +382,47 @@ class UrlMapInstance implements FilterInstance, TokenSink {
     this.#win = win;
     this.#cursor = 0;
     const done = this.#tok.scan(win, this, final);
-    this.#copy(done);
     if (done < win.length) this.#hold(win.subarray(done));
+    let bytes: Buffer;
+    if (this.#out === null) {
+      bytes = win.subarray(0, done);
+    } else {
+      this.#copy(done);
+      bytes = this.#out.subarray(0, this.#pos);
+      this.#out = null;
+    }
     this.#win = EMPTY;
-    const parts = this.#parts;
-    if (parts.length === 0) return;
-    this.#parts = [];
-    return out.push(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+    return bytes.length ? out.push(bytes) : undefined;
   }
 
   /** Output the window's bytes from the cursor up to `to`, unchanged. */
   #copy(to: number): void {
-    if (to > this.#cursor) this.#parts.push(this.#win.subarray(this.#cursor, to));
+    if (this.#out !== null && to > this.#cursor) {
+      this.#room(to - this.#cursor);
+      this.#pos += copyBytes(this.#win, this.#cursor, to, this.#out!, this.#pos);
+    }
     this.#cursor = to;
   }
 
-  /** Replace window[start, end) with `bytes` (a byte string). */
-  #edit(start: number, end: number, bytes: string): void {
+  /** Room for `n` more output bytes; the first edit of a window starts the output. */
+  #room(n: number): void {
+    let o = this.#out;
+    if (o === null) {
+      o = this.#out = Buffer.allocUnsafe(Math.max(this.#win.length + 1024, n));
+      this.#pos = copyBytes(this.#win, 0, this.#cursor, o, 0);
+    }
+    if (this.#pos + n > o.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(o.length * 2, this.#pos + n));
+      o.copy(bigger, 0, 0, this.#pos);
+      this.#out = bigger;
+    }
+  }
+
+  /** Replace window[start, end) with `bytes` (a byte string or bytes). */
+  #edit(start: number, end: number, bytes: string | Buffer): void {
     this.#copy(start);
-    this.#parts.push(Buffer.from(bytes, 'latin1'));
+    this.#room(bytes.length);
+    this.#pos += typeof bytes === 'string' ? this.#out!.write(bytes, this.#pos, 'latin1') : copyBytes(bytes, 0, bytes.length, this.#out!, this.#pos);
     this.#cursor = end;
   }
 
@@ -334,8 +457,6 @@ class UrlMapInstance implements FilterInstance, TokenSink {
 
   rawText(buf: Uint8Array, start: number, end: number, element: RawElement.Script | RawElement.Style, last: boolean): void {
     if (!(element === RawElement.Script ? this.#scripts : this.#css)) return;
-    this.#copy(start);
-    this.#cursor = end;
     this.#lineEl = element;
     let line = this.#line + this.#win.toString('latin1', start, end);
     let text = '';
@@ -350,7 +471,8 @@ class UrlMapInstance implements FilterInstance, TokenSink {
       }
     }
     this.#line = line;
-    if (text) this.#parts.push(Buffer.from(this.#processLines(text), 'latin1'));
+    // the held part of the line is output later (next piece, flush or end)
+    this.#edit(start, end, text ? this.#processLines(text) : '');
     if (line.length > this.#o.maxTagLength) {
       throw new MarkupTooLongError(`a line of <${element === RawElement.Script ? 'script' : 'style'}> text`, this.#o.maxTagLength);
     }
@@ -369,23 +491,62 @@ class UrlMapInstance implements FilterInstance, TokenSink {
     return false;
   }
 
-  /** A link attribute: bytes compared in place when that is exact (no `&`, literal rules). */
+  /**
+   * A link attribute. With literal rules, bytes are compared in place and only the matched
+   * prefix is replaced: the rest of the value stays exactly as it was (it was valid there and
+   * still is). A `&` where the prefix could be, or a regex rule, takes the general path: the
+   * value is decoded, rewritten and written back escaped.
+   */
   #linkAttr(buf: Uint8Array, vs: number, ve: number, quote: number, srcset: boolean): void {
-    const rules = this.#rules;
-    const amp = hasByte(buf, vs, ve, 0x26);
-    if (!amp && !srcset && rules.literalLinks) {
-      let at = vs;
-      while (at < ve && isWs(buf[at]!)) at++;
-      for (const r of rules.links) {
-        if (!prefixBytesCI(buf, at, ve, r.fromLower)) continue;
-        const b = this.#win;
-        const value = b.toString('latin1', vs, at) + (r.toAttr[0] as string) + b.toString('latin1', at + r.from.length, ve);
-        this.#edit(vs, ve, encodeAttr(value, quote));
-        return;
-      }
-      return;
+    const fast = this.#fast;
+    if (fast !== null && (quote !== QUOTE_NONE || this.#fastUnquoted)) {
+      if (srcset ? this.#srcsetFast(buf, vs, ve, quote, fast) : this.#urlFast(buf, vs, ve, quote, fast)) return;
     }
+    const rules = this.#rules;
     this.#textAttr(buf, vs, ve, quote, srcset ? (v) => rewriteSrcset(v, (u) => rules.link(u, true)) : (v) => rules.link(v, true));
+  }
+
+  /** One URL at buf[at, ve) against the literal rules; false when only the general path can tell. */
+  #urlFast(buf: Uint8Array, at: number, ve: number, quote: number, fast: readonly FastLink[]): boolean {
+    while (at < ve && isWs(buf[at]!)) at++;
+    // without a `&` where a prefix could match, the decoded prefix is the raw one
+    if (hasByte(buf, at, Math.min(ve, at + this.#fastMax), 0x26)) return false;
+    for (let i = 0; i < fast.length; i++) {
+      const f = fast[i]!;
+      if (!prefixBytesCI(buf, at, ve, f.lower)) continue;
+      this.#edit(at, at + f.fromLength, quote === DQ ? f.dq : quote === SQ ? f.sq : f.unquoted!);
+      return true;
+    }
+    return true;
+  }
+
+  /** srcset on bytes: each candidate's URL (as rewriteSrcset parses it). */
+  #srcsetFast(buf: Uint8Array, vs: number, ve: number, quote: number, fast: readonly FastLink[]): boolean {
+    if (hasByte(buf, vs, ve, 0x26)) return false;
+    let p = vs;
+    while (p < ve) {
+      while (p < ve && (isWs(buf[p]!) || buf[p] === 0x2c)) p++;
+      if (p >= ve) break;
+      const us = p;
+      while (p < ve && !isWs(buf[p]!)) p++;
+      let ue = p;
+      let endsCandidate = false;
+      while (ue > us && buf[ue - 1] === 0x2c) {
+        ue--;
+        endsCandidate = true;
+      }
+      this.#urlFast(buf, us, ue, quote, fast);
+      if (endsCandidate) continue;
+      let depth = 0;
+      while (p < ve) {
+        const c = buf[p];
+        if (c === 0x28) depth++;
+        else if (c === 0x29 && depth > 0) depth--;
+        else if (c === 0x2c && depth === 0) break;
+        p++;
+      }
+    }
+    return true;
   }
 
   /** Decode the value's references, rewrite, and write it back escaped if it changed. */

@@ -110,11 +110,19 @@ describe('attribute values are matched decoded and written back escaped', () => 
     expect(await rw('<a href="http://in/?a=1&amp;b=2">', { rules: ['^http://in/\\?a=1&b=(\\d) /q/$1 R'] })).toBe('<a href="/q/2">');
   });
 
-  it('the rest of a rewritten value keeps its meaning: & as &amp;, unknown references as written', async () => {
+  it('a literal rule replaces only the prefix: the rest of the value stays byte for byte', async () => {
+    const rest = '?a=1&amp;b=2&c=3&nosuch;&copy';
+    expect(await rw(`<a href="http://in/${rest}">`, R)).toBe(`<a href="/out/${rest}">`);
+    // a reference where the prefix is: the value is decoded to match and written back escaped
+    expect(await rw(`<a href="http://in&#47;${rest}">`, R)).toBe('<a href="/out/?a=1&amp;b=2&amp;c=3&nosuch;©">');
+  });
+
+  it('a regex rule writes the value back escaped, keeping its meaning: & as &amp;, unknown references as written', async () => {
+    const rx = { rules: ['^http://in/ /out/ R'] };
     // (&copy at the very end is ©, as a browser reads it)
-    expect(await rw('<a href="http://in/?a=1&amp;b=2&c=3&nosuch;&copy">', R)).toBe('<a href="/out/?a=1&amp;b=2&amp;c=3&nosuch;©">');
+    expect(await rw('<a href="http://in/?a=1&amp;b=2&c=3&nosuch;&copy">', rx)).toBe('<a href="/out/?a=1&amp;b=2&amp;c=3&nosuch;©">');
     // a legacy name followed by = is not a reference in an attribute (&copy=1 stays "&copy=1")
-    expect(await rw('<a href="http://in/?x&copy=1">', R)).toBe('<a href="/out/?x&amp;copy=1">');
+    expect(await rw('<a href="http://in/?x&copy=1">', rx)).toBe('<a href="/out/?x&amp;copy=1">');
   });
 
   it('a value no rule changes is left byte for byte, references and all', async () => {
