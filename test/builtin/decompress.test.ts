@@ -666,3 +666,11 @@ describe('options', () => {
     expect(b.body().equals(TEXT)).toBe(true);
   });
 });
+
+describe('inflate on a request without a body', () => {
+  it('a GET with a stray Content-Encoding and no body passes: nothing to decode (Apache never runs the input filter)', async () => {
+    const { compileChain: compile, processChain: process_ } = await import('../../src/index.js');
+    const r = await process_(compile(['inflate'], { direction: 'input' }), [], { request: { method: 'GET', headers: { 'content-encoding': 'gzip' } } });
+    expect(r.body().length).toBe(0);
+  });
+});

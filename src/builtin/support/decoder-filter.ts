@@ -39,6 +39,7 @@ export function decoderFilter(spec: DecoderFilterSpec): FilterDefinition<Decoder
     options: decoderOptions(spec.defaultMaxSize),
     create(ctx): FilterInstance {
       let dec: FilterInstance | undefined;
+      let seen = false;
       return {
         onHead(head) {
           const h = head.headers;
@@ -66,9 +67,19 @@ export function decoderFilter(spec: DecoderFilterSpec): FilterDefinition<Decoder
           const backend = codings.includes('br') ? 'node' : resolveBackend(o.backend, 'gzip');
           dec = decoderInstance(codings as Decodable[], backend, o, spec.direction, ctx.out);
         },
-        onData: (c, out) => dec!.onData!(c, out),
+        onData: (c, out) => {
+          seen = true;
+          return dec!.onData!(c, out);
+        },
         onFlush: (out) => dec!.onFlush?.(out),
-        onEnd: (out) => dec!.onEnd?.(out),
+        // A request with no body at all (a GET with a stray Content-Encoding) has nothing to
+        // decode: Apache never runs an input filter for it. An empty response body labelled
+        // as compressed stays an error (a truncated upstream).
+        onEnd: (out) => {
+          if (seen || spec.direction === 'output') return dec!.onEnd?.(out);
+          dec!.onAbort?.(new Error('no request body to decode')); // releases the codec
+          return undefined;
+        },
         onAbort: (r) => dec?.onAbort?.(r),
       };
     },
