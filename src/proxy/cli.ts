@@ -17,6 +17,7 @@ import { demoConfig } from './demo-config.js';
 import { startDemoUpstream } from './demo-upstream.js';
 import { LiveConfig } from './live-config.js';
 import { startReloader, type Reloader } from './reloader.js';
+import { answerAdminScrapes, startClusterAdmin } from './cluster-admin.js';
 import { ProxyMetrics } from './metrics.js';
 import { createProxyServer } from './server.js';
 import { runPrimary } from './workers.js';
@@ -72,7 +73,8 @@ async function serve(config: CompiledConfig, opts: ServeOptions): Promise<void> 
   const metrics = new ProxyMetrics();
   // The command runs the admin listener unless the config turns it off (the library only when asked).
   const admin = config.admin ?? { ...ADMIN_DEFAULTS, optional: true };
-  const app = createProxyServer(live, { logger: { level: process.env['LOG_LEVEL'] ?? 'info' }, metrics, admin: admin.enabled ? admin : false });
+  // With --workers the primary runs the admin listener and sums the workers' counts (cluster-admin.ts).
+  const app = createProxyServer(live, { logger: { level: process.env['LOG_LEVEL'] ?? 'info' }, metrics, admin: admin.enabled && cluster.isPrimary ? admin : false });
   const address = await app.listen({ port: opts.port, host: opts.host });
   // A worker's banner would repeat once per worker: the primary prints it.
   const adminUrl = app.sluiceAdmin?.url;
@@ -111,6 +113,7 @@ async function serve(config: CompiledConfig, opts: ServeOptions): Promise<void> 
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  if (cluster.isWorker) answerAdminScrapes(metrics, () => ({ generation: live.generation }), () => !closing && app.server.listening);
 }
 
 async function demo(): Promise<void> {
@@ -127,7 +130,9 @@ async function demo(): Promise<void> {
       `  curl -s --compressed ${url}/                 compress: br or gzip as your client asks`,
       `  curl -s ${url}/legacy                        charset: windows-1252 page served as UTF-8`,
       `  curl -s ${url}/legacy-sjis                   charset: Shift_JIS sniffed from <meta>, rewritten`,
-      `  curl -s ${url}/gzipped                       decompress: an always-gzip app, decoded for you`,
+      `  curl -s ${url}/gzipped                       decompress + substitute: an always-gzip app, decoded and rewritten`,
+      `  curl -s ${url}/links                         html-urlmap: internal URLs in links mapped to this proxy`,
+      `  curl -si ${url}/moved                        proxy-reverse: Location and Set-Cookie made public`,
       `  curl -sN --compressed ${url}/events          server-sent events, compressed and still live`,
       `  curl -s ${url}/api/items                     JSON, compressed when large enough`,
       `  curl -s --data-binary @file.gz -H 'content-encoding: gzip' ${url}/echo   inflate on requests`,
@@ -177,7 +182,16 @@ async function main(argv: string[]): Promise<void> {
   const banner = (url: string): string => `sluice ${pkg.version}: listening on ${url} (${values.config}${workers > 1 ? `, ${workers} workers` : ''})\n`;
   if (workers > 1 && cluster.isPrimary) {
     // The config was checked above, before any worker starts: a bad one exits non-zero here.
-    runPrimary({ workers, graceMs: grace * 1000, say: (line) => void process.stderr.write(`${line}\n`), onListening: (url) => void process.stdout.write(banner(url)) });
+    const admin = config.admin ?? ADMIN_DEFAULTS;
+    const adminUrl = admin.enabled
+      ? await startClusterAdmin(workers, admin).then(
+          (s) => s.url,
+          // as in a single process: only a listener the config asks for must start
+          (err: unknown) => (config.admin ? fail(`admin listener: ${err instanceof Error ? err.message : String(err)}`) : undefined),
+        )
+      : undefined;
+    const adminLine = adminUrl ? `admin: ${adminUrl} (/healthz /readyz /metrics)\n` : '';
+    runPrimary({ workers, graceMs: grace * 1000, say: (line) => void process.stderr.write(`${line}\n`), onListening: (url) => void process.stdout.write(`${banner(url)}${adminLine}`) });
     return;
   }
   await serve(config, { port, host, banner, file: values.config, watch: !values['no-watch'], graceMs: grace * 1000 });

@@ -239,6 +239,29 @@ const SJIS_HTML = `<!DOCTYPE html>
 </html>
 `;
 
+const LINKS_HTML = `<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Internal links</title>
+<meta http-equiv="refresh" content="300; url=${INTERNAL}/links">
+<link rel="icon" href="${INTERNAL}/logo.svg">
+<style>h1 { background: url(${INTERNAL}/logo.svg) no-repeat right; }</style></head>
+<body>
+<h1>Written with internal URLs</h1>
+<p>The application that wrote this page believes it lives at <code>${INTERNAL}</code>. Every link
+below was written that way; through the proxy, <code>html-urlmap</code> maps them.</p>
+<ul>
+<li><a href="${INTERNAL}/">The index</a> (href)</li>
+<li><img src="${INTERNAL}/logo.svg" srcset="${INTERNAL}/logo.svg 1x, ${INTERNAL}/logo.svg?size=2 2x" alt="logo" width="32" height="32"> (src, srcset)</li>
+<li><form action="${INTERNAL}/echo" method="post"><button formaction="${INTERNAL}/echo?via=button">Post to /echo</button></form> (action, formaction)</li>
+<li><a HREF=${INTERNAL}/legacy>Unquoted, upper-case attribute</a></li>
+<li><a href="https://example.org/">An external link: left alone</a></li>
+</ul>
+<!-- a comment mentioning ${INTERNAL}/ is not a link: left alone -->
+<script>const api = "${INTERNAL}/api/items"; // script text: left alone unless "extended"</script>
+</body>
+</html>
+`;
+
 const GZIPPED_HTML = `<!DOCTYPE html>
 <html lang="en">
 <head><meta charset="utf-8"><title>Always gzipped</title></head>
@@ -405,6 +428,25 @@ const ROUTES: readonly Route[] = [
         gzipSync(Buffer.from(GZIPPED_HTML, 'utf8')),
       ),
     ),
+  },
+  {
+    path: '/links',
+    href: '/links',
+    summary: `An HTML page written with the application's internal URLs (${INTERNAL}/…) in href, src, srcset, action, a meta refresh and inline CSS. <code>html-urlmap</code> maps them to this proxy's paths while the page streams; everything else stays byte for byte.`,
+    handle: fixed(() => represent({ 'content-type': 'text/html; charset=utf-8' }, Buffer.from(LINKS_HTML, 'utf8'))),
+  },
+  {
+    path: '/moved',
+    href: '/moved',
+    summary: `A 302 redirect to <code>${INTERNAL}/links</code> with a cookie for the internal domain. <code>proxy-reverse</code> rewrites Location and the cookie's Domain and Path to this proxy's.`,
+    handle: (ex) => {
+      ex.res.writeHead(302, {
+        location: `${INTERNAL}/links`,
+        'set-cookie': 'demo=1; Domain=internal.example; Path=/; HttpOnly',
+        'content-type': 'text/plain; charset=utf-8',
+      });
+      ex.res.end(`moved to ${INTERNAL}/links\n`);
+    },
   },
   {
     path: '/logo.svg',

@@ -36,7 +36,19 @@ describe('sluice command', () => {
       expect(await sjis.text()).toContain('<meta charset="utf-8">');
       const gz = await fetch(`${url}/gzipped`, { headers: { 'accept-encoding': 'identity' } });
       expect(gz.headers.get('content-encoding')).toBeNull();
-      expect(await gz.text()).toContain('<html');
+      const gzText = await gz.text();
+      expect(gzText).toContain('<img src="/logo.svg"'); // decompress + substitute
+      expect(gzText).not.toContain('internal.example');
+      const links = await (await fetch(`${url}/links`)).text();
+      expect(links).toContain('<a href="/">The index</a>');
+      expect(links).toContain('srcset="/logo.svg 1x, /logo.svg?size=2 2x"');
+      expect(links).toContain('<a HREF=/legacy>');
+      expect(links).toContain('<a href="https://example.org/">');
+      expect(links).toContain('<!-- a comment mentioning http://internal.example:8000/ is not a link'); // untouched
+      const moved = await fetch(`${url}/moved`, { redirect: 'manual' });
+      expect(moved.status).toBe(302);
+      expect(moved.headers.get('location')).toBe(`${url}/links`);
+      expect(moved.headers.get('set-cookie')).toBe('demo=1; Path=/; HttpOnly');
     } finally {
       child.kill('SIGTERM');
     }
