@@ -18,11 +18,12 @@ export interface AdminOptions {
 }
 
 export interface AdminServerInput {
-  metrics: ProxyMetrics;
+  /** A ProxyMetrics, or anything that renders the exposition (a cluster primary asks its workers). */
+  metrics: Pick<ProxyMetrics, 'render'> | { render(config?: ConfigState): Promise<string> };
   /** The config's state for the exposition (generation); read at each scrape. */
   config?: () => ConfigState;
   /** Readiness: true once the proxy listens with its config loaded, false again while it shuts down. */
-  ready: () => boolean;
+  ready: () => boolean | Promise<boolean>;
 }
 
 /**
@@ -44,7 +45,12 @@ export class AdminServer {
 
   constructor(input: AdminServerInput) {
     this.#input = input;
-    this.#server = createServer((req, res) => this.#handle(req, res));
+    this.#server = createServer((req, res) => {
+      this.#handle(req, res).catch((err: unknown) => {
+        if (!res.headersSent) send(res, req, 500, `admin: ${err instanceof Error ? err.message : String(err)}\n`);
+        else res.destroy();
+      });
+    });
     // Scrapers keep connections alive; they must not hold a shutdown open.
     this.#server.keepAliveTimeout = 5_000;
   }
@@ -71,7 +77,7 @@ export class AdminServer {
     await closed;
   }
 
-  #handle(req: IncomingMessage, res: ServerResponse): void {
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?', 1)[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       send(res, req, 405, 'only GET and HEAD\n', { allow: 'GET, HEAD' });
@@ -82,17 +88,11 @@ export class AdminServer {
         send(res, req, 200, 'ok\n');
         return;
       case '/readyz':
-        if (this.#input.ready()) send(res, req, 200, 'ready\n');
+        if (await this.#input.ready()) send(res, req, 200, 'ready\n');
         else send(res, req, 503, 'not ready\n');
         return;
       case '/metrics': {
-        let body: string;
-        try {
-          body = this.#input.metrics.render(this.#input.config?.());
-        } catch (err) {
-          send(res, req, 500, `metrics failed: ${err instanceof Error ? err.message : String(err)}\n`);
-          return;
-        }
+        const body = await this.#input.metrics.render(this.#input.config?.());
         send(res, req, 200, body, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
         return;
       }

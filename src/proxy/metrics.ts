@@ -46,6 +46,32 @@ export interface ConfigState {
   readonly generation: number;
 }
 
+/**
+ * Everything counted, as plain data: what a cluster worker sends its primary, which sums the
+ * workers' snapshots (`absorb`) and renders one exposition for the port they share.
+ */
+export interface MetricsSnapshot {
+  readonly buckets: readonly number[];
+  readonly locations: ReadonlyArray<readonly [string, SeriesData]>;
+  readonly upstreams: ReadonlyArray<readonly [string, Record<UpstreamErrorKind, number>]>;
+  readonly generation: number;
+  readonly reloads: { readonly accepted: number; readonly refused: number } | undefined;
+  readonly cpuSeconds: number;
+  readonly rssBytes: number;
+}
+
+interface SeriesData {
+  readonly status: readonly number[];
+  readonly aborted: number;
+  readonly requestBytes: number;
+  readonly responseBytes: number;
+  readonly buckets: readonly number[];
+  readonly sum: number;
+  readonly count: number;
+  readonly input: ReadonlyArray<readonly [string, FilterSeries]>;
+  readonly output: ReadonlyArray<readonly [string, FilterSeries]>;
+}
+
 export class ProxyMetrics {
   readonly buckets: readonly number[];
   /**
@@ -55,6 +81,14 @@ export class ProxyMetrics {
   reloads: { readonly accepted: number; readonly refused: number } | undefined;
   readonly #locations = new Map<string, LocationSeries>();
   readonly #upstreams = new Map<string, Record<UpstreamErrorKind, number>>();
+  /** What absorb() took in besides counters. */
+  readonly #absorbed: { generation: number; reloads: { accepted: number; refused: number } | undefined; cpuSeconds: number; rssBytes: number; count: number } = {
+    generation: 0,
+    reloads: undefined,
+    cpuSeconds: 0,
+    rssBytes: 0,
+    count: 0,
+  };
 
   constructor(opts: { buckets?: readonly number[] } = {}) {
     const b = [...(opts.buckets ?? LATENCY_BUCKETS)];
@@ -95,8 +129,67 @@ export class ProxyMetrics {
     u[kind]++;
   }
 
+  snapshot(config?: ConfigState): MetricsSnapshot {
+    const usage = process.cpuUsage();
+    return {
+      buckets: this.buckets,
+      locations: [...this.#locations].map(([name, s]) => [name, { ...s, input: [...s.input], output: [...s.output] }] as const),
+      upstreams: [...this.#upstreams],
+      generation: config?.generation ?? 0,
+      reloads: this.reloads ? { accepted: this.reloads.accepted, refused: this.reloads.refused } : undefined,
+      cpuSeconds: (usage.user + usage.system) / 1e6,
+      rssBytes: process.memoryUsage.rss(),
+    };
+  }
+
+  /**
+   * Add another process's counts to these (a cluster primary summing its workers). Config
+   * figures take the highest of any worker: each reloads the same file.
+   */
+  absorb(snap: MetricsSnapshot): void {
+    if (snap.buckets.length !== this.buckets.length || snap.buckets.some((b, i) => b !== this.buckets[i])) throw new RangeError('histogram buckets differ');
+    for (const [name, d] of snap.locations) {
+      const s = this.#location(name);
+      d.status.forEach((n, i) => (s.status[i]! += n));
+      s.aborted += d.aborted;
+      s.requestBytes += d.requestBytes;
+      s.responseBytes += d.responseBytes;
+      d.buckets.forEach((n, i) => (s.buckets[i]! += n));
+      s.sum += d.sum;
+      s.count += d.count;
+      for (const [dir, list] of [['input', d.input], ['output', d.output]] as const) {
+        for (const [filter, f] of list) {
+          const into = s[dir].get(filter);
+          if (into) {
+            into.in += f.in;
+            into.out += f.out;
+          } else s[dir].set(filter, { in: f.in, out: f.out });
+        }
+      }
+    }
+    for (const [name, u] of snap.upstreams) {
+      const into = this.#upstreams.get(name);
+      if (into) for (const kind of ['refused', 'timeout', 'reset', 'other'] as const) into[kind] += u[kind];
+      else this.#upstreams.set(name, { ...u });
+    }
+    this.#absorbed.generation = Math.max(this.#absorbed.generation, snap.generation);
+    if (snap.reloads) {
+      const r = (this.#absorbed.reloads ??= { accepted: 0, refused: 0 });
+      r.accepted = Math.max(r.accepted, snap.reloads.accepted);
+      r.refused = Math.max(r.refused, snap.reloads.refused);
+    }
+    this.#absorbed.cpuSeconds += snap.cpuSeconds;
+    this.#absorbed.rssBytes += snap.rssBytes;
+    this.#absorbed.count++;
+  }
+
   /** The Prometheus text exposition of everything counted so far. */
   render(config?: ConfigState): string {
+    const absorbed = this.#absorbed.count > 0 ? this.#absorbed : undefined;
+    if (absorbed) {
+      config = { generation: Math.max(config?.generation ?? 0, absorbed.generation) };
+      this.reloads ??= absorbed.reloads;
+    }
     const out: string[] = [];
     const locs = [...this.#locations].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 
@@ -147,10 +240,11 @@ export class ProxyMetrics {
     }
 
     const usage = process.cpuUsage();
-    family(out, 'process_cpu_seconds_total', 'counter', 'User and system CPU time of this process.');
-    out.push(`process_cpu_seconds_total ${(usage.user + usage.system) / 1e6}`);
-    family(out, 'process_resident_memory_bytes', 'gauge', 'Resident memory of this process.');
-    out.push(`process_resident_memory_bytes ${process.memoryUsage.rss()}`);
+    const also = absorbed ? ' (with workers: theirs summed, and the primary\'s)' : '';
+    family(out, 'process_cpu_seconds_total', 'counter', `User and system CPU time of this process${also}.`);
+    out.push(`process_cpu_seconds_total ${(usage.user + usage.system) / 1e6 + (absorbed?.cpuSeconds ?? 0)}`);
+    family(out, 'process_resident_memory_bytes', 'gauge', `Resident memory of this process${also}.`);
+    out.push(`process_resident_memory_bytes ${process.memoryUsage.rss() + (absorbed?.rssBytes ?? 0)}`);
     family(out, 'process_start_time_seconds', 'gauge', 'Start time of this process, seconds since the epoch.');
     out.push(`process_start_time_seconds ${START_TIME}`);
     return `${out.join('\n')}\n`;

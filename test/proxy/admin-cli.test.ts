@@ -35,10 +35,10 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function start(config: string): { child: ChildProcess; banner: Promise<{ proxy: string; admin: string | undefined }> } {
+function start(config: string, extra: string[] = []): { child: ChildProcess; banner: Promise<{ proxy: string; admin: string | undefined }> } {
   const file = join(dir, 'sluice.yaml');
   writeFileSync(file, config);
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/proxy/cli.ts'), '--config', file, '--port', '0', '--no-watch'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/proxy/cli.ts'), '--config', file, '--port', '0', '--no-watch', ...extra], {
     cwd: root,
     env: { ...process.env, LOG_LEVEL: 'warn' },
   });
@@ -101,6 +101,38 @@ describe('sluice --config with an admin section', () => {
       release!();
       release = undefined;
       expect(await slow).toBe('ab');
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 40_000);
+
+  it('--workers 2: the primary listens and sums the workers\' counts; ready when every worker is', async () => {
+    const { child, banner } = start(
+      ['admin: { port: 0 }', 'upstreams:', `  app: { servers: [${upstreamUrl}] }`, 'locations:', '  - path: /', '    upstream: app', ''].join('\n'),
+      ['--workers', '2'],
+    );
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    try {
+      const { proxy, admin } = await banner;
+      expect(admin).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      // new connections go round robin: each worker serves some of them
+      for (let i = 0; i < 6; i++) {
+        await new Promise<void>((resolve, reject) => {
+          http.get(`${proxy}/r${i}`, { agent: false }, (res) => res.resume().on('end', resolve)).on('error', reject);
+        });
+      }
+      let m = '';
+      for (let i = 0; i < 50 && !/status="2xx"\} 6$/m.test(m); i++) {
+        await new Promise((r) => setTimeout(r, 40));
+        m = (await text(`${admin}/metrics`)).body;
+      }
+      expect(m).toMatch(/^sluice_requests_total\{location="prefix \/",status="2xx"\} 6$/m);
+      expect(m).toMatch(/^sluice_request_duration_seconds_count\{location="prefix \/"\} 6$/m);
+      expect(m).toMatch(/^sluice_response_body_bytes_total\{location="prefix \/"\} 30$/m);
+      expect(m).toMatch(/^sluice_config_generation 1$/m);
+      expect((await text(`${admin}/readyz`)).status).toBe(200);
+      child.kill('SIGTERM');
       expect(await exited).toBe(0);
     } finally {
       child.kill('SIGKILL');
