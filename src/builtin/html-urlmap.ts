@@ -138,7 +138,9 @@ class NameTable {
  * value would need quotes, so the general path writes it).
  */
 interface FastLink {
-  readonly lower: string;
+  /** `from` lower-cased, and per byte 0x20 where it is a letter (so `(b | fold) === lower`). */
+  readonly lower: Uint8Array;
+  readonly fold: Uint8Array;
   readonly fromLength: number;
   readonly dq: Buffer;
   readonly sq: Buffer;
@@ -174,12 +176,15 @@ function ruleSet(c: Compiled, charset: string): { rules: RuleSet; fast: readonly
   let s = c.sets.get(key);
   if (s === undefined) {
     const rules = new RuleSet(c.defs, charset);
-    const fast = rules.literalLinks
+    // (a `&` in a rule's own `from` would need the decoded comparison)
+    const fast = rules.literalLinks && rules.links.every((r) => !r.from.includes('&'))
       ? rules.links.map((r): FastLink => {
           const to = r.toAttr[0] as string;
           const unquoted = to !== '' && !/[\s>]|^["']/.test(to);
+          const lower = Buffer.from(r.fromLower, 'latin1');
           return {
-            lower: r.fromLower,
+            lower,
+            fold: lower.map((b) => (b >= 0x61 && b <= 0x7a ? 0x20 : 0)),
             fromLength: r.from.length,
             dq: Buffer.from(encodeAttr(to, DQ), 'latin1'),
             sq: Buffer.from(encodeAttr(to, SQ), 'latin1'),
@@ -234,39 +239,14 @@ function hasByte(buf: Uint8Array, start: number, end: number, b: number): boolea
   return false;
 }
 
-/** buf[at, end) starts with `lowerPrefix`, ASCII letters compared without case. */
-function prefixBytesCI(buf: Uint8Array, at: number, end: number, lowerPrefix: string): boolean {
-  const n = lowerPrefix.length;
-  if (end - at < n) return false;
-  for (let i = 0; i < n; i++) {
-    let c = buf[at + i]!;
-    if (c >= 0x41 && c <= 0x5a) c |= 0x20;
-    if (c !== lowerPrefix.charCodeAt(i)) return false;
-  }
-  return true;
-}
-
 const EMPTY = Buffer.alloc(0);
-
-/**
- * src[a, b) into dst at `at`; returns the count. Most copies here are the few dozen bytes
- * between two rewritten links, where Buffer#copy's per-call view allocation costs more than
- * the copy itself.
- */
-function copyBytes(src: Uint8Array, a: number, b: number, dst: Uint8Array, at: number): number {
-  const n = b - a;
-  if (n > 128) dst.set(src.subarray(a, b), at);
-  else for (let i = 0; i < n; i++) dst[at + i] = src[a + i]!;
-  return n;
-}
 
 class UrlMapInstance implements FilterInstance, TokenSink {
   readonly #o: Options;
   readonly #c: Compiled;
   #rules!: RuleSet;
   #fast: readonly FastLink[] | null = null;
-  /** The longest literal `from`, and whether every replacement fits an unquoted value. */
-  #fastMax = 0;
+  /** Whether every literal replacement fits an unquoted value. */
   #fastUnquoted = false;
   #tok!: HtmlTokenizer;
   #scripts: boolean;
@@ -283,6 +263,15 @@ class UrlMapInstance implements FilterInstance, TokenSink {
   #cursor = 0;
   #out: Buffer | null = null;
   #pos = 0;
+  /** Where the window's copy starts in #out. */
+  #base = 0;
+  /**
+   * Output buffers are cut from a slab, one after the other, so a page does not cost one
+   * ArrayBuffer per chunk (each one is garbage-collector work); bytes handed on are never
+   * written again.
+   */
+  #slab: Buffer = EMPTY;
+  #slabPos = 0;
   /** Script or style text being rewritten: the part after the last newline. */
   #line = '';
   #lineEl: RawElement = RawElement.None;
@@ -315,7 +304,6 @@ class UrlMapInstance implements FilterInstance, TokenSink {
     const set = ruleSet(this.#c, charset);
     this.#rules = set.rules;
     this.#fast = set.fast;
-    this.#fastMax = Math.max(0, ...(set.fast ?? []).map((f) => f.fromLength));
     this.#fastUnquoted = (set.fast ?? []).every((f) => f.unquoted !== null);
     const r = this.#rules;
     if (r.links.length === 0 && !((this.#scripts && r.events.length) || ((this.#scripts || this.#css) && r.embedded.length))) {
@@ -389,6 +377,7 @@ class UrlMapInstance implements FilterInstance, TokenSink {
     } else {
       this.#copy(done);
       bytes = this.#out.subarray(0, this.#pos);
+      if (this.#out.buffer === this.#slab.buffer) this.#slabPos = bytes.byteOffset - this.#slab.byteOffset + this.#pos;
       this.#out = null;
     }
     this.#win = EMPTY;
@@ -397,33 +386,66 @@ class UrlMapInstance implements FilterInstance, TokenSink {
 
   /** Output the window's bytes from the cursor up to `to`, unchanged. */
   #copy(to: number): void {
-    if (this.#out !== null && to > this.#cursor) {
-      this.#room(to - this.#cursor);
-      this.#pos += copyBytes(this.#win, this.#cursor, to, this.#out!, this.#pos);
+    const o = this.#out;
+    if (o !== null && to > this.#cursor) {
+      o.copyWithin(this.#pos, this.#base + this.#cursor, this.#base + to);
+      this.#pos += to - this.#cursor;
     }
     this.#cursor = to;
   }
 
-  /** Room for `n` more output bytes; the first edit of a window starts the output. */
-  #room(n: number): void {
-    let o = this.#out;
-    if (o === null) {
-      o = this.#out = Buffer.allocUnsafe(Math.max(this.#win.length + 1024, n));
-      this.#pos = copyBytes(this.#win, 0, this.#cursor, o, 0);
+  /**
+   * Replace window[start, end) with `bytes` (a byte string or bytes).
+   *
+   * The output is made in place: the first edit of a window copies the window once to the end
+   * of a buffer with some slack in front, and output is then written from the buffer's start,
+   * the unchanged runs moved forward with copyWithin (a native memmove that allocates nothing;
+   * Buffer#copy makes a view per call, which costs more than the few dozen bytes between two
+   * links). Writing never overtakes reading while the replacements have grown the text by less
+   * than the slack; past it, a bigger buffer takes over.
+   */
+  #edit(start: number, end: number, bytes: string | Buffer): void {
+    const w = this.#win;
+    if (this.#out === null) {
+      const slack = Math.max(1024, bytes.length + 256, w.length >> 3);
+      const o = (this.#out = this.#take(w.length + slack));
+      o.set(w, slack);
+      this.#base = slack;
+      this.#pos = 0;
+      const c = this.#cursor;
+      this.#cursor = 0;
+      this.#copy(c);
     }
-    if (this.#pos + n > o.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(o.length * 2, this.#pos + n));
-      o.copy(bigger, 0, 0, this.#pos);
-      this.#out = bigger;
+    this.#copy(start);
+    const n = bytes.length;
+    if (this.#pos + n > this.#base + end) {
+      const slack = Math.max(this.#base * 2, n + 1024);
+      const size = this.#pos + n + (w.length - end) + slack;
+      const o = this.#take(size);
+      o.set(this.#out!.subarray(0, this.#pos), 0);
+      this.#base = size - w.length;
+      o.set(w, this.#base);
+      this.#out = o;
     }
+    const o = this.#out!;
+    if (typeof bytes === 'string') this.#pos += o.write(bytes, this.#pos, 'latin1');
+    else {
+      if (n <= 16) for (let i = 0; i < n; i++) o[this.#pos + i] = bytes[i]!;
+      else o.set(bytes, this.#pos);
+      this.#pos += n;
+    }
+    this.#cursor = end;
   }
 
-  /** Replace window[start, end) with `bytes` (a byte string or bytes). */
-  #edit(start: number, end: number, bytes: string | Buffer): void {
-    this.#copy(start);
-    this.#room(bytes.length);
-    this.#pos += typeof bytes === 'string' ? this.#out!.write(bytes, this.#pos, 'latin1') : copyBytes(bytes, 0, bytes.length, this.#out!, this.#pos);
-    this.#cursor = end;
+  /** `size` fresh bytes from the slab (a new, bigger slab when it has not that many left). */
+  #take(size: number): Buffer {
+    if (this.#slab.length - this.#slabPos < size) {
+      this.#slab = Buffer.allocUnsafeSlow(Math.max(size, Math.min(256 * 1024, this.#slab.length * 2, size * 4)));
+      this.#slabPos = 0;
+    }
+    const b = this.#slab.subarray(this.#slabPos, this.#slabPos + size);
+    this.#slabPos += size;
+    return b;
   }
 
   // ---- TokenSink ------------------------------------------------------------------------------
@@ -506,14 +528,26 @@ class UrlMapInstance implements FilterInstance, TokenSink {
     this.#textAttr(buf, vs, ve, quote, srcset ? (v) => rewriteSrcset(v, (u) => rules.link(u, true)) : (v) => rules.link(v, true));
   }
 
-  /** One URL at buf[at, ve) against the literal rules; false when only the general path can tell. */
+  /**
+   * One URL at buf[at, ve) against the literal rules; false when only the general path can
+   * tell. No `from` holds a `&`, so up to the first `&` the raw bytes are the decoded text: a
+   * mismatch before one is final, a mismatch at one is not.
+   */
   #urlFast(buf: Uint8Array, at: number, ve: number, quote: number, fast: readonly FastLink[]): boolean {
     while (at < ve && isWs(buf[at]!)) at++;
-    // without a `&` where a prefix could match, the decoded prefix is the raw one
-    if (hasByte(buf, at, Math.min(ve, at + this.#fastMax), 0x26)) return false;
-    for (let i = 0; i < fast.length; i++) {
-      const f = fast[i]!;
-      if (!prefixBytesCI(buf, at, ve, f.lower)) continue;
+    next: for (let r = 0; r < fast.length; r++) {
+      const f = fast[r]!;
+      const lower = f.lower;
+      const fold = f.fold;
+      const n = lower.length;
+      for (let i = 0; i < n; i++) {
+        if (at + i >= ve) continue next;
+        const b = buf[at + i]!;
+        if ((b | fold[i]!) !== lower[i]) {
+          if (b === 0x26) return false;
+          continue next;
+        }
+      }
       this.#edit(at, at + f.fromLength, quote === DQ ? f.dq : quote === SQ ? f.sq : f.unquoted!);
       return true;
     }

@@ -92,6 +92,14 @@ describe('link attributes', () => {
     expect(await rw(`<a ${many} href="http://in/z">`, R)).toBe(`<a ${many} href="/out/z">`);
   });
 
+  it('replacements much longer than what they replace (the output outgrows its buffer)', async () => {
+    const long = `/${'x'.repeat(300)}/`;
+    const html = Array.from({ length: 400 }, (_, i) => `<a href=/a${i}>${i}</a>`).join('');
+    const want = Array.from({ length: 400 }, (_, i) => `<a href=${long}a${i}>${i}</a>`).join('');
+    expect(await rw(html, { rules: [`/ ${long}`] })).toBe(want);
+    expect((await run({ rules: [`/ ${long}`] }, splitAt(Buffer.from(html), [1000, 5000]))).text()).toBe(want);
+  });
+
   it('the `links` option names the attributes', async () => {
     expect(await rw('<a href="http://in/a" data-src="http://in/b">', { ...R, links: ['data-src'] })).toBe('<a href="http://in/a" data-src="/out/b">');
   });

@@ -51,12 +51,17 @@ export const enum RawElement {
   Plaintext = 5,
 }
 
-/** ASCII-lowercase hash of a name, the one the tokenizer computes for tag and attribute names. */
+/**
+ * ASCII-lowercase hash of a name, the one the tokenizer computes for tag and attribute names.
+ * 30 bits, so it stays a small integer for V8 (no number boxed per attribute).
+ */
 export function hashName(name: string): number {
   let h = 0;
   for (let i = 0; i < name.length; i++) h = (Math.imul(h, 31) + lower(name.charCodeAt(i))) | 0;
-  return h;
+  return h & HASH_MASK;
 }
+
+const HASH_MASK = 0x3fffffff;
 
 /** buf[start, end) equals `lowerName` ignoring ASCII case (`lowerName` is lower-case ASCII). */
 export function nameEquals(buf: Uint8Array, start: number, end: number, lowerName: string): boolean {
@@ -342,7 +347,7 @@ export class HtmlTokenizer {
       t.start = start;
       t.nameStart = nameStart;
       t.nameEnd = p;
-      t.nameHash = h;
+      t.nameHash = h & HASH_MASK;
       t.selfClosing = false;
       t.attrCount = 0;
     }
@@ -416,7 +421,7 @@ export class HtmlTokenizer {
     }
     a[k + A_NAME_START] = ns;
     a[k + A_NAME_END] = ne;
-    a[k + A_NAME_HASH] = nh;
+    a[k + A_NAME_HASH] = nh & HASH_MASK;
     a[k + A_VALUE_START] = vs;
     a[k + A_VALUE_END] = ve;
     a[k + A_QUOTE] = quote;
