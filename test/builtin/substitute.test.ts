@@ -182,6 +182,17 @@ describe('matches across chunk boundaries', () => {
     expect(await badCuts(c, input, Buffer.from(want(input.toString())))).toEqual([]);
   });
 
+  it('replacements longer, shorter and as long as the pattern, at every cut point', async () => {
+    const s = Buffer.from('x ab ab yab\nabab z ab');
+    for (const [rep, w] of [
+      ['[a longer replacement]', 'x [a longer replacement] [a longer replacement] y[a longer replacement]\n[a longer replacement][a longer replacement] z [a longer replacement]'],
+      ['', 'x   y\n z '],
+      ['BA', 'x BA BA yBA\nBABA z BA'],
+    ]) {
+      expect(await badCuts(chain([{ pattern: 'ab', replacement: rep!, flags: 'n' }]), s, Buffer.from(w!))).toEqual([]);
+    }
+  });
+
   it('a pattern that overlaps itself ("aab" in "aaab"), at every cut point', async () => {
     const c = chain(['s/aab/X/n']);
     const s = Buffer.from('aaab aab aaaab aa aaab');
