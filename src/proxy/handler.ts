@@ -161,7 +161,7 @@ async function proxy(
         // request, so the next one may take it; not with a body, which cannot be replayed.
         const next = body === undefined && attempt < client.size && !abort.signal.aborted ? client.pick() : target;
         if (next !== target) {
-          metrics.upstreamError(client.name, 'refused');
+          metrics.upstreamError(client.name, upstreamErrorKind(err) ?? 'refused');
           log.warn({ location: location.name, upstream: client.name, server: target.url.origin, err: errorText(err) }, 'upstream server refused; trying the next');
           // (the header map is committed once an input chain ran: the next server's Host goes in
           // the outgoing copy, unless an input filter chose its own)

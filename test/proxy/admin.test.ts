@@ -6,7 +6,8 @@ import zlib from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
 import { builtins, defineFilter } from '../../src/index.js';
 import { createProxy } from '../../src/proxy/create.js';
-import { ProxyMetrics } from '../../src/proxy/metrics.js';
+import { ChainAbortedError, FilterError } from '../../src/errors.js';
+import { ProxyMetrics, upstreamErrorKind } from '../../src/proxy/metrics.js';
 import type { SluiceConfig } from '../../src/pipeline/config/types.js';
 import { validateConfig } from '../../src/pipeline/config/load.js';
 
@@ -36,6 +37,13 @@ const upstream = http.createServer((req, res) => {
       release = () => res.end('last');
       return;
     }
+    if (req.url === '/hang/x') return; // never answers: the proxy's headersTimeout fires
+    if (req.url === '/cut/x') {
+      res.writeHead(200, { 'content-type': 'text/html', 'content-length': String(PAGE.length) });
+      res.write(PAGE.subarray(0, 100));
+      setTimeout(() => res.socket?.destroy(), 20);
+      return;
+    }
     if (req.url === '/echo') {
       res.writeHead(200, { 'content-type': 'application/octet-stream' });
       res.end(Buffer.concat(chunks));
@@ -62,12 +70,19 @@ let admin = '';
 function config(): SluiceConfig {
   return {
     admin: { port: 0 },
-    upstreams: { app: { servers: [upstreamUrl] }, dead: { servers: ['http://127.0.0.1:1'] } },
+    upstreams: {
+      app: { servers: [upstreamUrl] },
+      dead: { servers: ['http://127.0.0.1:1'] },
+      hang: { servers: [upstreamUrl], headersTimeout: 150 },
+      cut: { servers: [upstreamUrl] },
+    },
     locations: [
       { path: '/', upstream: 'app' },
       { path: '/z', upstream: 'app', output: ['trace', 'shout', 'gzip'] },
       { path: '/echo', match: 'exact', upstream: 'app', input: ['trace', 'shout'] },
       { path: '/dead', upstream: 'dead' },
+      { path: '/hang', upstream: 'hang' },
+      { path: '/cut', upstream: 'cut' },
     ],
   };
 }
@@ -188,6 +203,8 @@ describe('admin listener: /metrics', () => {
     const e = await request(`${base}/echo`, { method: 'POST', body: echoBody, headers: { 'content-type': 'text/plain' } });
     expect(e.body.toString()).toBe(`${echoBody.toString().toUpperCase()}!`);
     expect((await request(`${base}/dead/x`)).status).toBe(502);
+    expect((await request(`${base}/hang/x`)).status).toBe(504);
+    await expect(request(`${base}/cut/x`)).rejects.toThrow(); // cut mid-body: the client sees an aborted response
   });
 
   it('counts requests by location and status class', async () => {
@@ -233,10 +250,22 @@ describe('admin listener: /metrics', () => {
     expect(value(samples, 'sluice_upstream_errors_total', { upstream: 'app', kind: 'refused' })).toBeUndefined();
   });
 
+  it('counts a head timeout (504) and a reset mid-body, and the cut response as aborted', async () => {
+    await eventually(async () => {
+      const { samples } = await scrape();
+      expect(value(samples, 'sluice_upstream_errors_total', { upstream: 'hang', kind: 'timeout' })).toBe(1);
+      expect(value(samples, 'sluice_requests_total', { location: 'prefix /hang', status: '5xx' })).toBe(1);
+      expect(value(samples, 'sluice_upstream_errors_total', { upstream: 'cut', kind: 'reset' })).toBe(1);
+      expect(value(samples, 'sluice_requests_total', { location: 'prefix /cut', status: '2xx' })).toBe(1);
+      expect(value(samples, 'sluice_responses_aborted_total', { location: 'prefix /cut' })).toBe(1);
+      expect(value(samples, 'sluice_responses_aborted_total', { location: 'prefix /' })).toBe(0);
+    });
+  });
+
   it('has a latency histogram per location: monotonic buckets, +Inf = _count = requests', async () => {
     const { samples, types } = await scrape();
     expect(types.get('sluice_request_duration_seconds')).toBe('histogram');
-    for (const [location, n] of [['prefix /', 3], ['prefix /z', 2], ['exact /echo', 1], ['prefix /dead', 1]] as const) {
+    for (const [location, n] of [['prefix /', 3], ['prefix /z', 2], ['exact /echo', 1], ['prefix /dead', 1], ['prefix /hang', 1]] as const) {
       const buckets = samples.filter((s) => s.name === 'sluice_request_duration_seconds_bucket' && s.labels['location'] === location);
       expect(buckets.length).toBeGreaterThan(5);
       const les = buckets.map((b) => (b.labels['le'] === '+Inf' ? Infinity : Number(b.labels['le'])));
@@ -332,6 +361,17 @@ describe('admin listener: health and readiness', () => {
     await b.ready();
     expect(b.sluiceAdmin).toBeUndefined();
     await b.close();
+  });
+
+  it('classifies upstream failures by code, through a chain abort; a filter failure is not the upstream\'s', () => {
+    const coded = (code: string): Error => Object.assign(new Error(code), { code });
+    expect(upstreamErrorKind(coded('ECONNREFUSED'))).toBe('refused');
+    expect(upstreamErrorKind(coded('UND_ERR_CONNECT_TIMEOUT'))).toBe('timeout');
+    expect(upstreamErrorKind(new ChainAbortedError(coded('UND_ERR_BODY_TIMEOUT')))).toBe('timeout');
+    expect(upstreamErrorKind(new ChainAbortedError(coded('UND_ERR_SOCKET')))).toBe('reset');
+    expect(upstreamErrorKind(new ChainAbortedError(new Error('source closed before its end')), 'reset')).toBe('reset');
+    expect(upstreamErrorKind(new Error('odd'))).toBe('other');
+    expect(upstreamErrorKind(new FilterError('gzip', 'data', coded('ECONNRESET')))).toBeUndefined();
   });
 
   it('a metrics object can be shared and rendered by the caller', () => {
