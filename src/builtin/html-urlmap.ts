@@ -4,7 +4,7 @@ import { FilterOptionsError, MarkupTooLongError } from '../errors.js';
 import { mediaTypeMatcher } from '../filters/media-type.js';
 import { defineFilter } from '../filters/registry.js';
 import type { Emitter, FilterInstance, HeadPhase, Step } from '../filters/types.js';
-import { charsetExists, charsetParam, resolveCharset } from './support/charsets.js';
+import { charsetExists, resolveCharset } from './support/charsets.js';
 import {
   A_NAME_END,
   A_NAME_HASH,
@@ -23,6 +23,7 @@ import {
   type TokenSink,
 } from './support/html-tokenizer.js';
 import { decodeAttr, encodeAttr, rewriteCss, rewriteRefresh, rewriteSrcset } from './support/html-values.js';
+import { messageCharset } from './support/text-codec.js';
 import { RuleError, RuleSet, parseRule, type RuleDef, type RuleInput } from './support/urlmap-rules.js';
 
 /** Attributes that hold a URL, on any element (srcset and imagesrcset hold candidate lists). */
@@ -147,11 +148,20 @@ interface FastLink {
   readonly unquoted: Buffer | null;
 }
 
+/** The rules compiled for one charset. */
+interface CharsetRules {
+  readonly rules: RuleSet;
+  /** Every link rule as a FastLink, or null when one is a regex (or has a `&` in `from`). */
+  readonly fast: readonly FastLink[] | null;
+  /** Every fast replacement fits an unquoted value. */
+  readonly fastUnquoted: boolean;
+}
+
 /** Parsed once per options object (options are frozen and shared by every instance). */
 interface Compiled {
   readonly defs: readonly RuleDef[];
   readonly links: NameTable;
-  readonly sets: Map<string, { rules: RuleSet; fast: readonly FastLink[] | null }>;
+  readonly sets: Map<string, CharsetRules>;
   readonly types: (ct: string | undefined) => boolean;
 }
 const compiled = new WeakMap<Options, Compiled>();
@@ -171,7 +181,7 @@ function compile(o: Options): Compiled {
   return c;
 }
 
-function ruleSet(c: Compiled, charset: string): { rules: RuleSet; fast: readonly FastLink[] | null } {
+function ruleSet(c: Compiled, charset: string): CharsetRules {
   const key = resolveCharset(charset);
   let s = c.sets.get(key);
   if (s === undefined) {
@@ -192,7 +202,7 @@ function ruleSet(c: Compiled, charset: string): { rules: RuleSet; fast: readonly
           };
         })
       : null;
-    s = { rules, fast };
+    s = { rules, fast, fastUnquoted: (fast ?? []).every((f) => f.unquoted !== null) };
     c.sets.set(key, s);
   }
   return s;
@@ -294,8 +304,8 @@ class UrlMapInstance implements FilterInstance, TokenSink {
       head.passOn();
       return;
     }
-    const declared = charsetParam(ct);
-    const charset = declared !== undefined && charsetExists(declared) ? declared : this.#o.charset;
+    // (an iso-8859-1 label means windows-1252, as in browsers)
+    const charset = messageCharset(h, this.#o.charset);
     // A body in UTF-16 or ISO-2022-JP cannot be tokenized as bytes: leave it alone.
     if (!markupSafe(charset)) {
       head.passOn();
@@ -304,7 +314,7 @@ class UrlMapInstance implements FilterInstance, TokenSink {
     const set = ruleSet(this.#c, charset);
     this.#rules = set.rules;
     this.#fast = set.fast;
-    this.#fastUnquoted = (set.fast ?? []).every((f) => f.unquoted !== null);
+    this.#fastUnquoted = set.fastUnquoted;
     const r = this.#rules;
     if (r.links.length === 0 && !((this.#scripts && r.events.length) || ((this.#scripts || this.#css) && r.embedded.length))) {
       head.passOn();
@@ -468,11 +478,11 @@ class UrlMapInstance implements FilterInstance, TokenSink {
       if (link !== undefined && nameEquals(buf, ns, ne, link.name)) {
         if (linkRules) this.#linkAttr(buf, vs, ve, quote, link.srcset);
       } else if (this.#scripts && ne - ns > 2 && (buf[ns]! | 0x20) === 0x6f && (buf[ns + 1]! | 0x20) === 0x6e) {
-        this.#textAttr(buf, vs, ve, quote, (v) => this.#rules.text(v, true, this.#rules.events));
+        this.#textAttr(vs, ve, quote, (v) => this.#rules.text(v, true, this.#rules.events));
       } else if (this.#css && h === STYLE && nameEquals(buf, ns, ne, 'style')) {
-        this.#textAttr(buf, vs, ve, quote, (v) => rewriteCss(v, (u) => this.#rules.link(u, true, this.#rules.embedded)));
+        this.#textAttr(vs, ve, quote, (v) => rewriteCss(v, (u) => this.#rules.link(u, true, this.#rules.embedded)));
       } else if (refresh && linkRules && h === CONTENT && nameEquals(buf, ns, ne, 'content')) {
-        this.#textAttr(buf, vs, ve, quote, (v) => rewriteRefresh(v, (u) => this.#rules.link(u, true)));
+        this.#textAttr(vs, ve, quote, (v) => rewriteRefresh(v, (u) => this.#rules.link(u, true)));
       }
     }
   }
@@ -525,7 +535,7 @@ class UrlMapInstance implements FilterInstance, TokenSink {
       if (srcset ? this.#srcsetFast(buf, vs, ve, quote, fast) : this.#urlFast(buf, vs, ve, quote, fast)) return;
     }
     const rules = this.#rules;
-    this.#textAttr(buf, vs, ve, quote, srcset ? (v) => rewriteSrcset(v, (u) => rules.link(u, true)) : (v) => rules.link(v, true));
+    this.#textAttr(vs, ve, quote, srcset ? (v) => rewriteSrcset(v, (u) => rules.link(u, true)) : (v) => rules.link(v, true));
   }
 
   /**
@@ -584,7 +594,7 @@ class UrlMapInstance implements FilterInstance, TokenSink {
   }
 
   /** Decode the value's references, rewrite, and write it back escaped if it changed. */
-  #textAttr(buf: Uint8Array, vs: number, ve: number, quote: number, rewrite: (v: string) => string | undefined): void {
+  #textAttr(vs: number, ve: number, quote: number, rewrite: (v: string) => string | undefined): void {
     const raw = this.#win.toString('latin1', vs, ve);
     const next = rewrite(decodeAttr(raw, this.#charBytes));
     if (next !== undefined) this.#edit(vs, ve, encodeAttr(next, quote));

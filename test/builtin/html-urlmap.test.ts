@@ -250,7 +250,7 @@ describe('options are checked at load, naming the rule', () => {
     [['a b V'], 'rules/0', /interpolation/],
     [['[éè] x R'], 'rules/0', /inside \[\.\.\.\]/],
     [['é x Ri'], 'rules/0', /flag i with non-ASCII/],
-    [['"a b'], 'rules/0', /unterminated/],
+    [['"a b'], 'rules/0', /unclosed/],
   ])('%j → %s', (rules, option, message) => {
     const e = bad({ rules });
     expect(e.option).toBe(option);
@@ -589,6 +589,12 @@ describe('charsets: bytes are tokenized as they are; rules are encoded in the me
     // (encoded with a stand-in, '/日' would be '/?' and match the second link)
     const r = await run({ rules: ['http://in/ /日本/', '/日 /x'] }, [Buffer.from('<a href="http://in/a"><a href="/?">', 'latin1')], headers);
     expect(r.body().toString('latin1')).toBe('<a href="/&#x65E5;&#x672C;/a"><a href="/?">');
+  });
+
+  it('an iso-8859-1 label means windows-1252, as browsers read it (€ is byte 0x80)', async () => {
+    const headers = { 'content-type': 'text/html; charset=ISO-8859-1' };
+    const r = await run({ rules: ['/€/ /eur/'] }, [Buffer.from('<a href="/\x80/x">', 'latin1')], headers);
+    expect(r.body().toString('latin1')).toBe('<a href="/eur/x">');
   });
 
   it('a numeric reference decodes to the charset bytes of its character before matching', async () => {

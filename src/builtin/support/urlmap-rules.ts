@@ -1,5 +1,6 @@
 import iconv from 'iconv-lite';
 import { resolveCharset } from './charsets.js';
+import { confWords } from './conf-words.js';
 
 /**
  * ProxyHTMLURLMap rules: parsing (the directive's `from to [flags]` string or a structured
@@ -59,38 +60,6 @@ export class RuleError extends Error {
   }
 }
 
-/**
- * Split the directive's arguments as httpd's ap_getword_conf does: whitespace separates words,
- * a word may be quoted with " or ', and a backslash escapes the quote inside quotes.
- */
-export function splitWords(line: string): string[] {
-  const words: string[] = [];
-  let i = 0;
-  const n = line.length;
-  while (i < n) {
-    while (i < n && /\s/.test(line[i]!)) i++;
-    if (i >= n) break;
-    const q = line[i];
-    if (q === '"' || q === "'") {
-      let w = '';
-      i++;
-      while (i < n && line[i] !== q) {
-        if (line[i] === '\\' && (line[i + 1] === q || line[i + 1] === '\\')) i++;
-        w += line[i];
-        i++;
-      }
-      if (i >= n) throw new Error(`unterminated ${q} quote`);
-      i++;
-      words.push(w);
-    } else {
-      const s = i;
-      while (i < n && !/\s/.test(line[i]!)) i++;
-      words.push(line.slice(s, i));
-    }
-  }
-  return words;
-}
-
 function flagsOf(index: number, flags: string): Set<string> {
   const set = new Set<string>();
   for (const f of flags) {
@@ -111,7 +80,7 @@ export function parseRule(input: RuleInput, index: number): RuleDef {
   if (typeof input === 'string') {
     let words: string[];
     try {
-      words = splitWords(input);
+      words = confWords(input);
     } catch (err) {
       throw new RuleError(index, (err as Error).message);
     }
@@ -260,9 +229,8 @@ function escapeRegexBytes(bytes: string): string {
 /** A regex source with each non-ASCII run replaced by its bytes, grouped. */
 function regexSourceBytes(src: string, enc: CharsetEncoder): string | undefined {
   if (isAscii(src)) return src;
-  let out = '';
   let dead = false;
-  out = src.replace(/[^\x00-\x7f]+/g, (run) => {
+  const out = src.replace(/[^\x00-\x7f]+/g, (run) => {
     const b = enc.exact(run);
     if (b === undefined) {
       dead = true;
@@ -330,7 +298,7 @@ function expand(t: Template, m: RegExpExecArray): string {
 }
 
 /** s starts with `lowerPrefix` comparing ASCII letters without case (other bytes exactly). */
-export function startsWithAsciiCI(s: string, at: number, lowerPrefix: string): boolean {
+function startsWithAsciiCI(s: string, at: number, lowerPrefix: string): boolean {
   if (s.length - at < lowerPrefix.length) return false;
   for (let i = 0; i < lowerPrefix.length; i++) {
     let c = s.charCodeAt(at + i);
