@@ -8,6 +8,7 @@ import { normalisePath } from '../pipeline/locations.js';
 import type { ChainRun } from '../pipeline/run.js';
 import { nodeSink } from '../pipeline/sink.js';
 import { pump } from '../pipeline/source.js';
+import { watchRequestBody } from './body-timeout.js';
 import { appendList, withoutHopByHop } from './hop-headers.js';
 import type { LiveConfig } from './live-config.js';
 import { NO_LOCATION, upstreamErrorKind, type ProxyMetrics } from './metrics.js';
@@ -85,6 +86,11 @@ async function proxy(
   // Bytes per filter feed the metrics; a traced message (the `trace` filter) logs through `log`.
   const runOptions = { instrument: 'bytes', log } as const;
 
+  // A client that leaves early is logged once (nginx's 499); its upstream request is aborted above.
+  res.on('close', () => {
+    if (!finished) log.info({ location: location.name, upstream: client.name, method: req.method, url, headSent: res.headersSent }, 'client went away before the response was complete');
+  });
+
   // ---- request head and body -------------------------------------------------------------
   const upHeaders = withoutHopByHop(req.headers, 'request');
   delete upHeaders['expect'];
@@ -127,6 +133,12 @@ async function proxy(
         // refuses the length has answered 413 above, without the client ever sending it).
         if (awaitingContinue.has(req)) res.writeContinue();
         pump(inputRun, req, { signal: abort.signal, drainOnFailure: true }).catch(() => undefined);
+        // A client that stops sending its body (slowloris) gets 408 and the upstream request goes.
+        watchRequestBody(req, spec.requestBodyTimeout, () => {
+          log.warn({ location: location.name, upstream: client.name, method, url, ms: spec.requestBodyTimeout }, 'request body timed out');
+          sendError(res, 408, 'the request body did not arrive in time');
+          abort.abort(new SluiceError('ERR_SLUICE_REQUEST_TIMEOUT', 'the request body did not arrive in time', { status: 408 }));
+        });
       } else {
         await inputRun.end();
       }

@@ -1,5 +1,6 @@
 import { Pool, type Dispatcher } from 'undici';
 import type { CompiledUpstream } from '../pipeline/config/types.js';
+import { guardedConnector } from './undici-guard.js';
 
 /** How long a server that failed to connect is skipped (passive health, as nginx's fail_timeout). */
 const DOWN_FOR_MS = 10_000;
@@ -25,7 +26,7 @@ export class UpstreamClient {
       url,
       downUntil: 0,
       pool: new Pool(url.origin, {
-        connect: { timeout: spec.connectTimeout },
+        connect: guardedConnector({ timeout: spec.connectTimeout }),
         headersTimeout: spec.headersTimeout,
         bodyTimeout: spec.bodyTimeout,
         keepAliveTimeout: 4_000,

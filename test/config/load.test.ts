@@ -419,10 +419,10 @@ describe('a valid config', () => {
 
   it('compiles, with defaults filled in', () => {
     const config = compiled(parseConfigText(yaml, { format: 'yaml' }));
-    expect(config.listen).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(config.listen).toEqual({ host: '127.0.0.1', port: 8080, maxConnections: 0 });
     const app = config.upstreams.get('app')!;
     expect(app.servers.map(String)).toEqual(['http://127.0.0.1:3000/', 'https://10.0.0.2:8443/']);
-    expect(app).toMatchObject({ name: 'app', preserveHost: false, connectTimeout: 5000, headersTimeout: 30000, bodyTimeout: 60000 });
+    expect(app).toMatchObject({ name: 'app', preserveHost: false, connectTimeout: 5000, headersTimeout: 30000, bodyTimeout: 60000, requestBodyTimeout: 60000 });
     expect(config.upstreams.get('static')).toMatchObject({ preserveHost: true, bodyTimeout: 0 });
     expect(config.locations.map((l) => l.name)).toEqual(['prefix /', 'prefix /static/', 'exact /health', 'prefix /upload']);
   });

@@ -86,7 +86,7 @@ export async function refusedPort(): Promise<number> {
 }
 
 /** A response head as bytes: status line, headers in order, blank line. */
-export function rawHead(status: number, headers: Array<[string, string | number]>, reason = 'OK'): string {
+export function rawHead(status: number, headers: ReadonlyArray<readonly [string, string | number]>, reason = 'OK'): string {
   return `HTTP/1.1 ${status} ${reason}\r\n${headers.map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`;
 }
 
@@ -115,6 +115,8 @@ export interface RawResponse {
   ended: 'end' | 'error' | 'open';
   /** The exchange gave up waiting: neither a complete response nor the end of the connection. */
   timedOut: boolean;
+  /** Bytes this message took in `raw` (head and framed body), when complete. */
+  length: number;
 }
 
 /**
@@ -122,7 +124,7 @@ export interface RawResponse {
  * truncated message is reported as incomplete, never thrown about.
  */
 export function parseResponse(raw: Buffer, ended: RawResponse['ended'], head = false): RawResponse {
-  const out: RawResponse = { status: 0, headers: {}, body: Buffer.alloc(0), complete: false, raw, ended, timedOut: false };
+  const out: RawResponse = { status: 0, headers: {}, body: Buffer.alloc(0), complete: false, raw, ended, timedOut: false, length: 0 };
   let at = 0;
   // skip 1xx responses
   for (;;) {
@@ -144,6 +146,7 @@ export function parseResponse(raw: Buffer, ended: RawResponse['ended'], head = f
   const rest = raw.subarray(at);
   if (head || out.status === 204 || out.status === 304) {
     out.complete = true;
+    out.length = at;
     return out;
   }
   if (out.headers['transfer-encoding']?.toLowerCase().includes('chunked')) {
@@ -156,6 +159,7 @@ export function parseResponse(raw: Buffer, ended: RawResponse['ended'], head = f
       if (!Number.isFinite(size)) break;
       if (size === 0) {
         out.complete = rest.length >= nl + 4;
+        out.length = at + nl + 4;
         break;
       }
       if (rest.length < nl + 2 + size + 2) {
@@ -170,10 +174,25 @@ export function parseResponse(raw: Buffer, ended: RawResponse['ended'], head = f
     const n = Number(out.headers['content-length']);
     out.body = rest.subarray(0, n);
     out.complete = rest.length >= n;
+    out.length = at + n;
   } else {
     // read until close: complete only on a clean FIN (HTTP/1.0 style framing)
     out.body = rest;
     out.complete = ended === 'end';
+    out.length = raw.length;
+  }
+  return out;
+}
+
+/** Every response in `raw`, in order (pipelined requests on one connection). */
+export function parseResponses(raw: Buffer, ended: RawResponse['ended']): RawResponse[] {
+  const out: RawResponse[] = [];
+  let rest = raw;
+  while (rest.length > 0) {
+    const r = parseResponse(rest, ended);
+    out.push(r);
+    if (!r.complete || r.length === 0) break;
+    rest = rest.subarray(r.length);
   }
   return out;
 }

@@ -255,6 +255,7 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Config
         connectTimeout: numberOr(spec['connectTimeout'], UPSTREAM_DEFAULTS.connectTimeout),
         headersTimeout: numberOr(spec['headersTimeout'], UPSTREAM_DEFAULTS.headersTimeout),
         bodyTimeout: numberOr(spec['bodyTimeout'], UPSTREAM_DEFAULTS.bodyTimeout),
+        requestBodyTimeout: numberOr(spec['requestBodyTimeout'], UPSTREAM_DEFAULTS.requestBodyTimeout),
       }),
     );
   }
@@ -403,6 +404,7 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Config
     listen: Object.freeze({
       host: typeof listen['host'] === 'string' ? listen['host'] : LISTEN_DEFAULTS.host,
       port: numberOr(listen['port'], LISTEN_DEFAULTS.port),
+      maxConnections: numberOr(listen['maxConnections'], 0),
     }),
     ...(isObject(value['admin']) && { admin: compileAdmin(value['admin']) }),
     upstreams,

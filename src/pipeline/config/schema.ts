@@ -18,7 +18,7 @@ const closed = { additionalProperties: false } as const;
 export const LISTEN_DEFAULTS = { host: '127.0.0.1', port: 8080 } as const;
 /** Not 9090: that is Prometheus's own port, often on the same host as what it scrapes. */
 export const ADMIN_DEFAULTS = { enabled: true, host: '127.0.0.1', port: 9080 } as const;
-export const UPSTREAM_DEFAULTS = { preserveHost: true, connectTimeout: 5000, headersTimeout: 30000, bodyTimeout: 60000 } as const;
+export const UPSTREAM_DEFAULTS = { preserveHost: true, connectTimeout: 5000, headersTimeout: 30000, bodyTimeout: 60000, requestBodyTimeout: 60000 } as const;
 export const DEFAULT_MATCH = 'prefix' as const;
 
 const StringOrList = (description: string): TSchema =>
@@ -95,6 +95,13 @@ export const UpstreamSchema = Type.Object(
     bodyTimeout: Type.Optional(
       Type.Integer({ minimum: 0, default: UPSTREAM_DEFAULTS.bodyTimeout, description: 'ms without body data before the response is aborted; 0: no limit.' }),
     ),
+    requestBodyTimeout: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        default: UPSTREAM_DEFAULTS.requestBodyTimeout,
+        description: "ms without request body data from the client (nginx's client_body_timeout): 408 and the upstream request is aborted; 0: no limit.",
+      }),
+    ),
   },
   closed,
 );
@@ -144,6 +151,9 @@ export const ConfigSchema = Type.Object(
         {
           host: Type.Optional(Type.String({ minLength: 1, default: LISTEN_DEFAULTS.host })),
           port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, default: LISTEN_DEFAULTS.port })),
+          maxConnections: Type.Optional(
+            Type.Integer({ minimum: 1, description: 'Client connections open at once; one more is closed as soon as it is accepted. Default: no limit. Read at start, not on reload.' }),
+          ),
         },
         closed,
       ),

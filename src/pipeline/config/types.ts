@@ -5,7 +5,8 @@ import type { CompiledChain } from '../compile.js';
  * TypeScript; the JSON Schema (config/schema.ts) validates it at load.
  */
 export interface SluiceConfig {
-  listen?: { host?: string; port?: number };
+  /** maxConnections: client connections open at once; one more is closed at once (default: no limit). */
+  listen?: { host?: string; port?: number; maxConnections?: number };
   /**
    * The admin listener (/healthz, /readyz, /metrics), separate from the proxy's. The `sluice`
    * command starts it by default on 127.0.0.1:9080; the library only when configured.
@@ -33,6 +34,8 @@ export interface UpstreamSpec {
   headersTimeout?: number;
   /** ms without body data from the upstream before the response is aborted. Default 60000. */
   bodyTimeout?: number;
+  /** ms without request body data from the client: 408, the upstream request aborted. Default 60000. */
+  requestBodyTimeout?: number;
 }
 
 export interface FilterDeclaration {
@@ -85,6 +88,7 @@ export interface CompiledUpstream {
   readonly connectTimeout: number;
   readonly headersTimeout: number;
   readonly bodyTimeout: number;
+  readonly requestBodyTimeout: number;
 }
 
 /** A location ready to serve: chains compiled once, at load. */
@@ -99,7 +103,8 @@ export interface CompiledLocation {
 }
 
 export interface CompiledConfig {
-  readonly listen: { readonly host: string; readonly port: number };
+  /** maxConnections 0: no limit. */
+  readonly listen: { readonly host: string; readonly port: number; readonly maxConnections: number };
   /** As configured (defaults applied); absent when the config has no `admin` section. */
   readonly admin?: { readonly enabled: boolean; readonly host: string; readonly port: number };
   readonly upstreams: ReadonlyMap<string, CompiledUpstream>;
