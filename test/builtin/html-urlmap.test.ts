@@ -448,6 +448,28 @@ describe('chunking', () => {
     );
   });
 
+  it('random markup soup with links to rewrite: any split gives the one-chunk output (property)', async () => {
+    const piece = fc.constantFrom(
+      '<a href=http://in/1>', '<A HREF="http://in/2?a&amp;b">', "<img srcset='http://in/3 1x, http://in/4 2x'>", '<p style="b:url(http://in/5)">',
+      '<script>', '</script>', '<style>', '</style>', '<!--', '-->', '<![CDATA[', ']]>', '<textarea>', '</textarea>', '<title>', '</title>',
+      '<meta http-equiv=refresh content="1;url=http://in/6">', '<b onclick="go(\'http://in/7\')">', 'x = "http://in/8";\n', '<!-', '<',
+      '>', '"', "'", ' ', '\n', 'text', '&amp;', '&#47;', '</', '<a href="http://in/9', 'é', '\xff',
+    );
+    const rnd = prng(11);
+    for (const extended of [false, true]) {
+      const c = chain({ ...R, extended });
+      await fc.assert(
+        fc.asyncProperty(fc.array(piece, { maxLength: 40 }), async (pieces) => {
+          const input = Buffer.from(pieces.join(''), 'latin1');
+          const whole = (await run(c, [input])).body();
+          const cuts = Array.from({ length: 1 + Math.floor(rnd() * 12) }, () => Math.floor(rnd() * input.length));
+          return (await run(c, splitAt(input, cuts))).body().equals(whole);
+        }),
+        { numRuns: 200 },
+      );
+    }
+  });
+
   it('a flush emits everything but an incomplete tag', async () => {
     const r = await run(R, withFlushes('<p>one</p><a hr|ef="http://in/a">two|<!-- c|omment -->|<script>var x = 1;|</script>'));
     // the tag cut by the first flush is held across it; everything else goes at once
