@@ -144,6 +144,8 @@ const RAW_ELEMENTS: ReadonlyArray<[string, RawElement]> = [
   ['plaintext', RawElement.Plaintext],
 ];
 const RAW_BY_HASH = new Map(RAW_ELEMENTS.map(([name, kind]) => [hashName(name), { name, kind }]));
+/** Bit n set when a raw-text element's name has n letters: most tags (a, p, li, span) skip the lookup. */
+const RAW_LENGTHS = RAW_ELEMENTS.reduce((bits, [name]) => bits | (1 << name.length), 0);
 
 const enum Match {
   No = 0,
@@ -314,6 +316,8 @@ export class HtmlTokenizer {
   /** After a start tag: switch to raw text for script, style, textarea, title, ... */
   #enterRaw(buf: Uint8Array): void {
     const t = this.#tag;
+    const len = t.nameEnd - t.nameStart;
+    if (len > 9 || (RAW_LENGTHS & (1 << len)) === 0) return;
     const hit = RAW_BY_HASH.get(t.nameHash);
     if (hit === undefined || !nameEquals(buf, t.nameStart, t.nameEnd, hit.name)) return;
     if (this.#xml && t.selfClosing) return;
