@@ -176,3 +176,20 @@ export class LineTooLongError extends SluiceError {
     this.limit = limit;
   }
 }
+
+/**
+ * `sluice bench` was called wrongly: an unknown flag, a missing or contradictory one, a number
+ * that is not one, a location that matches nothing. The command prints it and exits 2.
+ */
+export class BenchUsageError extends SluiceError {
+  constructor(message: string) {
+    super('ERR_SLUICE_BENCH_USAGE', message);
+  }
+}
+
+/** `sluice bench --url`: Sluice or the upstream could not be reached before the load began. */
+export class BenchTargetError extends SluiceError {
+  constructor(message: string, cause?: unknown) {
+    super('ERR_SLUICE_BENCH_TARGET', message, { cause });
+  }
+}

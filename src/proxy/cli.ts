@@ -35,6 +35,9 @@ usage:
                                   default 30) then exits
   sluice check --config FILE      validate a config: exit 0, or 1 with every problem named
   sluice filters                  list the registered filters (directions, stage, options)
+  sluice bench --config FILE (--location PATH | --url PATH) ...
+                                  benchmark a location's chains in process, or load
+                                  through the proxy (sluice bench --help; docs/bench.md)
   sluice --version | --help
 `;
 
@@ -144,6 +147,8 @@ async function demo(): Promise<void> {
 }
 
 async function main(argv: string[]): Promise<void> {
+  // bench has flags of its own (src/proxy/bench/args.ts): dispatched before these are parsed
+  if (argv[0] === 'bench') process.exit((await import('./bench/command.js').then((m) => m.runBench(argv.slice(1)))).code);
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
