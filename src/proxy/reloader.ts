@@ -1,5 +1,5 @@
 import { watch, type FSWatcher } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { ConfigProblem } from '../pipeline/config/errors.js';
 import type { CompiledConfig } from '../pipeline/config/types.js';
 import type { LiveConfig } from './live-config.js';
@@ -39,7 +39,8 @@ export interface Reloader {
  * new requests while requests in flight finish on the chains they started with.
  *
  * The directory is watched, not the file, because editors and config-management tools often
- * replace a file (write a temporary, rename over), which ends a watch on the old inode.
+ * replace a file (write a temporary, rename over), which ends a watch on the old inode. The
+ * files of the config's filter modules are watched too: editing a filter reloads it.
  */
 export function startReloader(opts: ReloaderOptions): Reloader {
   const file = resolve(opts.file);
@@ -47,7 +48,7 @@ export function startReloader(opts: ReloaderOptions): Reloader {
   let running: Promise<boolean> | undefined;
   let again = false;
   let timer: NodeJS.Timeout | undefined;
-  let watcher: FSWatcher | undefined;
+  let afterSwap: (() => void) | undefined;
 
   const once = async (reason: string): Promise<boolean> => {
     let result: LoadResult;
@@ -65,6 +66,7 @@ export function startReloader(opts: ReloaderOptions): Reloader {
       return false;
     }
     opts.live.swap(result.config);
+    afterSwap?.();
     counts.accepted++;
     opts.log.info({ file, reason, generation: opts.live.generation, locations: result.config.locations.length }, 'config reloaded');
     return true;
@@ -86,15 +88,49 @@ export function startReloader(opts: ReloaderOptions): Reloader {
     return running;
   };
 
+  // The config file and the files of its filter modules (each module and what it imports by
+  // relative path), by their directories: a change to any of them reloads the whole config,
+  // which loads the modules fresh. The set follows the config that serves; a refused reload
+  // keeps watching the files of the one that serves, which are the ones being edited.
+  const watchers = new Map<string, { watcher: FSWatcher; names: Set<string> }>();
+  const watchFiles = (files: readonly string[]): void => {
+    const wanted = new Map<string, Set<string>>();
+    for (const f of files) {
+      const names = wanted.get(dirname(f)) ?? new Set<string>();
+      names.add(basename(f));
+      wanted.set(dirname(f), names);
+    }
+    for (const [dir, w] of watchers) {
+      if (wanted.has(dir)) continue;
+      w.watcher.close();
+      watchers.delete(dir);
+    }
+    for (const [dir, names] of wanted) {
+      const existing = watchers.get(dir);
+      if (existing) {
+        existing.names = names;
+        continue;
+      }
+      try {
+        const watcher = watch(dir, { persistent: false }, (_event, changed) => {
+          const name = changed?.toString();
+          if (name !== undefined && !watchers.get(dir)?.names.has(name)) return;
+          clearTimeout(timer);
+          const what = name === undefined || join(dir, name) === file ? 'file changed' : `module changed: ${join(dir, name)}`;
+          timer = setTimeout(() => void reload(what), opts.debounceMs ?? 150);
+          timer.unref();
+        });
+        watcher.on('error', (err) => opts.log.error({ file, dir, err: err.message }, 'config watch failed; SIGHUP still reloads'));
+        watchers.set(dir, { watcher, names });
+      } catch (err) {
+        opts.log.error({ file, dir, err: err instanceof Error ? err.message : String(err) }, 'cannot watch a directory; SIGHUP still reloads');
+      }
+    }
+  };
+  const watched = (): string[] => [file, ...(opts.live.current.config.modules ?? []).flatMap((m) => m.files ?? [m.file])];
   if (opts.watch !== false) {
-    const name = basename(file);
-    watcher = watch(dirname(file), { persistent: false }, (_event, changed) => {
-      if (changed !== null && changed.toString() !== name) return;
-      clearTimeout(timer);
-      timer = setTimeout(() => void reload('file changed'), opts.debounceMs ?? 150);
-      timer.unref();
-    });
-    watcher.on('error', (err) => opts.log.error({ file, err: err.message }, 'config watch failed; SIGHUP still reloads'));
+    watchFiles(watched());
+    afterSwap = () => watchFiles(watched());
   }
 
   return {
@@ -102,7 +138,9 @@ export function startReloader(opts: ReloaderOptions): Reloader {
     counts,
     close() {
       clearTimeout(timer);
-      watcher?.close();
+      afterSwap = undefined;
+      for (const w of watchers.values()) w.watcher.close();
+      watchers.clear();
     },
   };
 }

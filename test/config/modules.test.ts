@@ -146,10 +146,8 @@ describe('filters from files', () => {
     );
     const got = problems(await loadConfigFileWithModules(cfg));
     expect(got.map((p) => `${p.line} ${p.path}: ${p.message}`)).toEqual([
-      `2 modules[0]: ../f/bad-syntax.ts:3:10: syntax error: Unexpected ";"`,
-      // Node's own loader says "syntax error" with the line (the CLI test below checks it); under
-      // vitest, vite imports .mjs files itself and words it differently
-      expect.stringMatching(/^3 modules\[1\]: \.\.\/f\/bad-syntax\.mjs(:3)?: (syntax error|cannot load): /),
+      `2 modules[0]: ../f/bad-syntax.ts:3:11: syntax error: Unexpected ";"`,
+      `3 modules[1]: ../f/bad-syntax.mjs:3:11: syntax error: Unexpected ")"`,
       `4 modules[2]: ../f/throws.mjs:2:7: cannot load: no database at load time`,
       `5 modules[3]: ../f/missing.mjs: no such file (${join(dir, 'f/missing.mjs')})`,
       '6 modules[4]: some-package: a module is a file path: start it with ./ or ../ (relative to the config file) or /',
@@ -161,6 +159,19 @@ describe('filters from files', () => {
       '13 modules[11]: ../f/bad-def.mjs: export default: filter "sideways": unknown direction "up"',
       '14 modules[12]: ../f/mixed-list.mjs: export default[1] is not a filter definition (number)',
       `15 modules[13]: ../f/json-schema.mjs: export default: filter "plain": options must be a TypeBox schema (import { Type } from 'sluice'), not plain JSON Schema`,
+    ]);
+  });
+
+  it('names the imported file where a problem is, and refuses top-level await with the reason', async () => {
+    file('f/uses-helper.ts', `import { tag } from './lib/helper.js';\nexport default ${def('helped')};\nexport const t = tag;\n`);
+    file('f/lib/helper.ts', `export const tag = 'x';\n\nthrow new Error('helper cannot start');\n`);
+    file('f/uses-missing.mjs', `import { nope } from './lib/nope.mjs';\nexport default ${def('missing-dep')};\n`);
+    file('f/tla.mts', `const data = await Promise.resolve(1);\nexport default ${def('tla')};\n`);
+    const cfg = file('conf/deps.yaml', config(['../f/uses-helper.ts', '../f/uses-missing.mjs', '../f/tla.mts'], []));
+    expect(problems(await loadConfigFileWithModules(cfg)).map((p) => p.message)).toEqual([
+      '../f/uses-helper.ts: lib/helper.ts:3:7: cannot load: helper cannot start',
+      '../f/uses-missing.mjs:1:22: cannot load: Could not resolve "./lib/nope.mjs"',
+      expect.stringMatching(/^\.\.\/f\/tla\.mts:1:14: top-level await is not supported in a filter module \(modules are reloaded in place/),
     ]);
   });
 
@@ -200,8 +211,8 @@ describe('sluice command with modules (built package)', () => {
     const cfg = file('conf/cli-broken.yaml', config(['../f/bad-syntax.ts', '../f/bad-syntax.mjs'], []));
     const err = (await run(process.execPath, [cli, 'check', '--config', cfg]).catch((e: unknown) => e)) as { code: number; stderr: string };
     expect(err.code).toBe(1);
-    expect(err.stderr).toContain('cli-broken.yaml:2: modules[0]: ../f/bad-syntax.ts:3:10: syntax error: Unexpected ";"');
-    expect(err.stderr).toContain("cli-broken.yaml:3: modules[1]: ../f/bad-syntax.mjs:3: syntax error: Unexpected token ')'");
+    expect(err.stderr).toContain('cli-broken.yaml:2: modules[0]: ../f/bad-syntax.ts:3:11: syntax error: Unexpected ";"');
+    expect(err.stderr).toContain('cli-broken.yaml:3: modules[1]: ../f/bad-syntax.mjs:3:11: syntax error: Unexpected ")"');
   }, 30_000);
 
   it('--config serves a .ts filter module with no build step', async () => {

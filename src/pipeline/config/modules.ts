@@ -13,14 +13,13 @@
  * module with no definition at all.
  *
  * Paths are relative to the config file (or start with `/`); package names are not resolved:
- * write `./node_modules/pkg/filter.js` to be explicit about which file runs. `.js`, `.mjs` and
- * `.cjs` are imported by Node itself; `.ts`, `.mts` and `.cts` through tsx's loader (loaded on
- * first need, so JavaScript-only configs never start esbuild), with no build step.
+ * write `./node_modules/pkg/filter.js` to be explicit about which file runs. Every load is a
+ * fresh instance of the module and of the files it imports by relative path, bundled by
+ * esbuild (TypeScript included, no build step) so that a reload leaves nothing behind; packages
+ * and Sluice itself are shared (fresh-import.ts says why and what it costs).
  */
-import { execFile } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
-import { dirname, extname, isAbsolute, resolve } from 'node:path';
+import { dirname, extname, isAbsolute, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Kind } from '@sinclair/typebox';
 import { builtins } from '../../builtin/index.js';
@@ -28,6 +27,7 @@ import { DuplicateFilterError, FilterDefinitionError } from '../../errors.js';
 import type { FilterRegistry } from '../../filters/registry.js';
 import type { FilterDefinition } from '../../filters/types.js';
 import { formatPath, type ConfigProblem } from './errors.js';
+import { FreshImportError, importFresh } from './fresh-import.js';
 import { parseConfigFile, validateConfig, type ConfigResult, type ConfigSource } from './load.js';
 import type { CompiledConfig, LoadedFilterModule } from './types.js';
 
@@ -76,18 +76,7 @@ export async function loadFilterModules(specs: readonly (string | ModuleSpec)[],
   const problems: ModuleProblem[] = [];
   const modules: LoadedFilterModule[] = [];
 
-  // One tsx namespace per load: the TypeScript modules of this load (and what they import)
-  // are fresh instances, shared between the modules of this load only.
-  let tsImport: Promise<(url: string) => Promise<unknown>> | undefined;
-  const importTs = (url: string): Promise<unknown> => {
-    tsImport ??= import('tsx/esm/api').then((api) => {
-      const ns = api.register({ namespace: randomUUID() });
-      return (u: string) => ns.import(u, import.meta.url) as Promise<unknown>;
-    });
-    return tsImport.then((imp) => imp(url));
-  };
-
-  const imported = await Promise.all(list.map((spec) => importModule(spec.path, baseDir, importTs)));
+  const imported = await Promise.all(list.map((spec) => importModule(spec.path, baseDir)));
   const origin = new Map<string, string>(); // filter name (lower case) → the module that defined it
 
   list.forEach((spec, i) => {
@@ -125,7 +114,7 @@ export async function loadFilterModules(specs: readonly (string | ModuleSpec)[],
         else add(`${where}: ${errorMessage(err)}`);
       }
     }
-    modules.push(Object.freeze({ path: spec.path, file: result.file, filters: Object.freeze(names) }));
+    modules.push(Object.freeze({ path: spec.path, file: result.file, files: result.files, filters: Object.freeze(names) }));
   });
   return { registry, modules, problems };
 }
@@ -183,9 +172,9 @@ function withModules(config: CompiledConfig, modules: readonly LoadedFilterModul
   return Object.freeze({ ...config, modules: Object.freeze([...modules]) });
 }
 
-type Imported = { ok: true; file: string; namespace: Record<string, unknown> } | { ok: false; message: string };
+type Imported = { ok: true; file: string; files: readonly string[]; namespace: Record<string, unknown> } | { ok: false; message: string };
 
-async function importModule(spec: string, baseDir: string, importTs: (url: string) => Promise<unknown>): Promise<Imported> {
+async function importModule(spec: string, baseDir: string): Promise<Imported> {
   const fail = (message: string): Imported => ({ ok: false, message });
   if (!/^\.{1,2}[\\/]/.test(spec) && !isAbsolute(spec)) {
     return fail(`${spec}: a module is a file path: start it with ./ or ../ (relative to the config file) or /`);
@@ -201,54 +190,24 @@ async function importModule(spec: string, baseDir: string, importTs: (url: strin
   } catch {
     return fail(`${spec}: no such file (${file})`);
   }
-  const url = pathToFileURL(file).href;
   try {
-    const namespace = isTs ? await importTs(url) : ((await import(url)) as unknown);
-    return { ok: true, file, namespace: namespace as Record<string, unknown> };
+    const { namespace, files } = await importFresh(file);
+    return { ok: true, file, files: Object.freeze([...files]), namespace };
   } catch (err) {
-    return fail(await describeLoadError(err, spec, file));
+    return fail(describeLoadError(err, spec, file));
   }
 }
 
-/** `./x.ts:3:10: syntax error: Unexpected ";"`, or the error's first line with where it was thrown. */
-async function describeLoadError(err: unknown, spec: string, file: string): Promise<string> {
-  const message = errorMessage(err);
-  // esbuild (through tsx): "Transform failed with 1 error:\n/abs/x.ts:3:10: ERROR: Unexpected ..."
-  for (const line of message.split('\n')) {
-    const m = /^(.*):(\d+):(\d+): ERROR: (.*)$/.exec(line);
-    if (m && resolve(m[1]!) === file) return `${spec}:${m[2]}:${m[3]}: syntax error: ${m[4]}`;
-  }
-  if (err instanceof SyntaxError) {
-    // Node's ESM loader does not say where; its own parser does, when asked alone.
-    const at = await syntaxErrorLine(file);
-    return `${spec}${at ? `:${at}` : ''}: syntax error: ${firstLine(message)}`;
-  }
-  const at = err instanceof Error ? frameIn(err.stack ?? '', file) : undefined;
-  return `${spec}${at ? `:${at}` : ''}: cannot load: ${firstLine(message)}`;
-}
-
-/** The first stack frame in `file`, as "line:column". */
-function frameIn(stack: string, file: string): string | undefined {
-  const url = pathToFileURL(file).href;
-  for (const line of stack.split('\n').slice(1)) {
-    for (const prefix of [url, file]) {
-      const i = line.indexOf(`${prefix}:`);
-      if (i === -1) continue;
-      const m = /^:(\d+):(\d+)/.exec(line.slice(i + prefix.length));
-      if (m) return `${m[1]}:${m[2]}`;
-    }
-  }
-  return undefined;
-}
-
-/** `node --check FILE` prints "FILE:LINE" first on a syntax error. Only run when loading already failed. */
-function syntaxErrorLine(file: string): Promise<string | undefined> {
-  return new Promise((done) => {
-    execFile(process.execPath, ['--check', file], { timeout: 10_000 }, (_err, _stdout, stderr) => {
-      const m = /^[^\n]*:(\d+)\n/.exec(String(stderr));
-      done(m?.[1]);
-    });
-  });
+/**
+ * `./x.ts:3:11: syntax error: Unexpected ";"`, or the first line of what the module threw while
+ * loading with where it was thrown (lines and columns from 1, as editors count). A problem in
+ * a file the module imports names that file too.
+ */
+function describeLoadError(err: unknown, spec: string, file: string): string {
+  if (!(err instanceof FreshImportError)) return `${spec}: cannot load: ${firstLine(errorMessage(err))}`;
+  const where = err.file === undefined ? spec : err.file === file ? `${spec}:${err.line}:${err.column}` : `${spec}: ${relative(dirname(file), err.file)}:${err.line}:${err.column}`;
+  const what = err.kind === 'syntax' ? 'syntax error: ' : err.kind === 'top-level-await' ? '' : 'cannot load: ';
+  return `${where}: ${what}${firstLine(err.message)}`;
 }
 
 interface Found {

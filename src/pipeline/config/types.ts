@@ -121,6 +121,8 @@ export interface LoadedFilterModule {
   readonly path: string;
   /** Resolved, absolute. */
   readonly file: string;
+  /** Every file this load compiled (absolute): `file`, then the files it imports by relative path. Watched for reload. */
+  readonly files: readonly string[];
   /** The filters it registered. */
   readonly filters: readonly string[];
 }
