@@ -9,6 +9,7 @@ import type { ChainRun } from '../pipeline/run.js';
 import { nodeSink } from '../pipeline/sink.js';
 import { pump } from '../pipeline/source.js';
 import { watchRequestBody } from './body-timeout.js';
+import { requestProblem } from './guards.js';
 import { appendList, withoutHopByHop } from './hop-headers.js';
 import type { LiveConfig } from './live-config.js';
 import { NO_LOCATION, upstreamErrorKind, type ProxyMetrics } from './metrics.js';
@@ -22,6 +23,14 @@ import { faultStatus, isConnectFailure, type UpstreamClient } from './upstream.j
 export function handleProxyRequest(live: LiveConfig, req: IncomingMessage, res: ServerResponse, via: string, log: Log, metrics: ProxyMetrics): void {
   const { path, query } = normalisePath(req.url ?? '/');
   const gen = live.current;
+  // Read one way here and another by the upstream (two Hosts, %2F, ;params, %00): refused.
+  const refused = requestProblem(req, path, gen.config.match);
+  if (refused) {
+    log.info({ method: req.method, url: req.url, reason: refused }, 'bad request refused');
+    sendError(res, 400, refused);
+    metrics.exchange(NO_LOCATION, 400, 0, undefined, undefined, false);
+    return;
+  }
   const location = gen.config.match(path);
   if (!location) {
     sendError(res, 404, 'no location matches this path');

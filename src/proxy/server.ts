@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { CompiledConfig } from '../pipeline/config/types.js';
+import { guardServer } from './guards.js';
 import { awaitingContinue } from './handler.js';
 import { AdminServer, type AdminOptions } from './admin.js';
 import { LiveConfig } from './live-config.js';
@@ -48,6 +49,7 @@ export function createProxyServer(config: CompiledConfig | LiveConfig, opts: Pro
     awaitingContinue.add(req);
     app.server.emit('request', req, res);
   });
+  guardServer(app.server, app.log);
   const metrics = opts.metrics ?? new ProxyMetrics();
   const configured = live.current.config.admin;
   const admin = opts.admin ?? (configured?.enabled ? configured : false);

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import net, { type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { normalisePath } from '../pipeline/locations.js';
+import { requestProblem } from './guards.js';
 import { appendList, withoutHopByHop } from './hop-headers.js';
 import type { Generation } from './live-config.js';
 
@@ -12,6 +13,7 @@ import type { Generation } from './live-config.js';
  */
 export function handleUpgrade(gen: Generation, via: string, req: IncomingMessage, client: Duplex, head: Buffer): void {
   const { path, query } = normalisePath(req.url ?? '/');
+  if (requestProblem(req, path, gen.config.match)) return refuse(client, 400, 'Bad Request');
   const location = gen.config.match(path);
   if (!location) return refuse(client, 404, 'Not Found');
   // Same round robin and passive health as plain requests.

@@ -204,6 +204,8 @@ export interface RawExchange {
   timeoutMs?: number;
   /** A HEAD request: the response has no body whatever its headers say. */
   head?: boolean;
+  /** Resolve only when the server closes the connection (or at the timeout), not at the end of the response. */
+  waitClose?: boolean;
 }
 
 /**
@@ -226,7 +228,7 @@ export function rawExchange(port: number, ex: RawExchange): Promise<RawResponse>
     socket.on('data', (c: Buffer) => {
       chunks.push(c);
       const r = parseResponse(Buffer.concat(chunks), 'open', ex.head);
-      if (r.complete && r.status >= 200) finish('open');
+      if (r.complete && r.status >= 200 && !ex.waitClose) finish('open');
     });
     socket.on('end', () => finish('end'));
     socket.on('error', () => finish('error'));
