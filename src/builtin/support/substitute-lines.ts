@@ -48,14 +48,22 @@ export class SubstituteLines implements LineProcessor {
         s = replaceAll(s, r);
         continue;
       }
-      let spans = false;
-      s = s.replace(r.global, (...m: unknown[]) => {
-        const w = m[0] as string;
+      // (an exec loop, not a replace callback: V8 builds an arguments array per call of one)
+      const re = r.global;
+      let out = '';
+      let last = 0;
+      re.lastIndex = 0;
+      for (let m = re.exec(s); m !== null; m = re.exec(s)) {
+        const w = m[0];
         const nl = w.indexOf('\n');
-        if (nl !== -1 && nl !== w.length - 1) spans = true;
-        return r.expand(m as string[]);
-      });
-      if (spans) return null;
+        if (nl !== -1 && nl !== w.length - 1) {
+          re.lastIndex = 0;
+          return null;
+        }
+        out += s.slice(last, m.index) + r.expand(m);
+        last = m.index + w.length;
+      }
+      s = out + s.slice(last);
     }
     return changed ? s : undefined;
   }

@@ -166,6 +166,18 @@ export function groupCount(re: RegExp): number {
  * end of a line), and no empty match. Conservative: a `\^` also counts as an anchor.
  */
 export function batchSafe(re: RegExp): boolean {
-  if (/[\^$]|\(\?<?[=!]|\\[bB]/.test(re.source)) return false;
-  return !new RegExp(re.source, re.flags.replace('g', '')).test('');
+  const src = re.source;
+  // what is left without escapes and [classes] shows the anchors and lookarounds ([^"] is none)
+  let bare = '';
+  for (let i = 0; i < src.length; i++) {
+    const c = src[i]!;
+    if (c === '\\') {
+      if (src[i + 1] === 'b' || src[i + 1] === 'B') return false;
+      i++;
+    } else if (c === '[') {
+      for (i++; i < src.length && src[i] !== ']'; i++) if (src[i] === '\\') i++;
+    } else bare += c;
+  }
+  if (/[\^$]|\(\?<?[=!]/.test(bare)) return false;
+  return !new RegExp(src, re.flags.replace('g', '')).test('');
 }
