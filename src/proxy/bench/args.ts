@@ -96,7 +96,8 @@ export const benchUsage = `usage:
                            accept-encoding is "gzip, deflate, br"
     --method M             request method (default GET; POST for an input chain)
     --warmup S             unmeasured warm-up seconds (default: a fifth of the
-                           duration, at most 1)
+                           duration, at most 1 for a chain and 2 for a load;
+                           a tenth of the messages with --iterations)
     --json FILE            write the results as JSON (shape: docs/bench.md)
     --html FILE            write a self-contained HTML report with charts
     --quiet                no progress output
@@ -139,7 +140,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   let values: Record<string, string | boolean | string[] | undefined>;
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: true }));
+    ({ values, positionals } = parseArgs({ args: negativesJoined(argv), options: OPTIONS, strict: true, allowPositionals: true }));
   } catch (err) {
     throw new BenchUsageError(describeParseError(err));
   }
@@ -291,6 +292,24 @@ function nonEmpty(flag: string, text: string | undefined): string | undefined {
 
 // ---- parse errors --------------------------------------------------------------------------
 
+/**
+ * `--duration -1` reads to parseArgs as a flag with no value; joined as `--duration=-1`, the
+ * value reaches its own check and the message says what is wrong with it.
+ */
+function negativesJoined(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = argv[i + 1];
+    const opt = a.startsWith('--') ? OPTIONS[a.slice(2) as keyof typeof OPTIONS] : undefined;
+    if (opt?.type === 'string' && next !== undefined && /^-[\d.]/.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
+
 function describeParseError(err: unknown): string {
   const code = (err as { code?: unknown }).code;
   const message = err instanceof Error ? err.message : String(err);
@@ -300,7 +319,7 @@ function describeParseError(err: unknown): string {
     return `unknown flag ${flag}${near ? ` (did you mean --${near}?)` : ''}`;
   }
   if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
-    const flag = /'(--?[\w-]+)/.exec(message)?.[1];
+    const flag = /(--[\w-]+)/.exec(message)?.[1];
     if (flag && /argument missing|ambiguous/.test(message)) return `${flag} needs a value`;
     if (flag && /does not take/.test(message)) return `${flag} takes no value`;
   }

@@ -28,7 +28,8 @@ export async function runLoadMode(args: LoadArgs, url: string, location: Compile
   const headers = withEdits(base, args.requestHeaders);
   // autocannon sets Host from the URL; a user's own Host still goes through.
   if (!args.requestHeaders.some((h) => h.name === 'host')) delete headers['host'];
-  const warmup = args.warmup ?? Math.min(1, args.seconds / 5);
+  // A fresh process needs a moment (JIT, keep-alive pools) before its rate settles.
+  const warmup = args.warmup ?? Math.min(2, args.seconds / 5);
 
   let child: SluiceChild | undefined;
   try {
