@@ -54,14 +54,20 @@ export async function runChainMode(args: ChainArgs, url: string, location: Compi
   for (const [chain, init] of inits) {
     const label = `${chain.direction} chain`;
     progress.start(label);
-    const figures = await benchChain({
-      chain,
-      init,
-      chunks,
-      stop: args.stop,
-      warmup,
-      onProgress: (p) => progress.update(p.fraction, `${p.messages} messages, ${mbps(p.mbps)}`),
-    });
+    let figures: Awaited<ReturnType<typeof benchChain>>;
+    try {
+      figures = await benchChain({
+        chain,
+        init,
+        chunks,
+        stop: args.stop,
+        warmup,
+        onProgress: (p) => progress.update(p.fraction, `${p.messages} messages, ${mbps(p.mbps)}`),
+      });
+    } catch (err) {
+      progress.end('failed');
+      throw new Error(`the ${label} failed on the benchmark body: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
     const top = [...figures.filters].sort((a, b) => b.share - a.share)[0];
     progress.end(`${mbps(figures.mbps)}, ${bytes(figures.bytesIn)} → ${bytes(figures.bytesOut)}${top ? `, ${top.name} ${pct(top.share)} of the time` : ''}`);
     directions.push({

@@ -27,7 +27,9 @@ function chainText(c: ChainSection): string {
     out.push(table(['filter', 'in', 'out', 'time/msg', 'waiting', 'share', 'alone'], rows));
     const enc = d.head.headers['content-encoding'];
     out.push(
-      `  ${num(d.mbps)} MB/s, ${d.messages} messages in ${num(d.seconds)} s; ratio in/out ${ratio(d.ratio)}; head: ${d.head.status}${enc ? `, content-encoding ${enc}` : ''}` +
+      `  ${num(d.mbps)} MB/s, ${d.messages} messages in ${num(d.seconds)} s; ratio in/out ${ratio(d.ratio)}` +
+        // a request has no status: the input chain's head is shown by its encoding only
+        (d.direction === 'output' ? `; head: ${d.head.status}${enc ? `, content-encoding ${enc}` : ''}` : enc ? `; content-encoding ${enc}` : '') +
         (d.passedOn.length ? `; not run for this message: ${d.passedOn.join(', ')}` : ''),
     );
     const slowest = [...d.filters].sort((a, b) => b.share - a.share)[0];
