@@ -45,14 +45,17 @@ async function main(): Promise<number> {
   log(`sluice bench (${args.mode}: ${settings.reps} interleaved repetitions of ~${settings.targetMs} ms per case), ${process.version}, code from ${target.where}`);
   for (const g of selected) {
     log(`${g.name}: ${g.description}`);
+    const tg = performance.now();
     await g.run(ctx);
+    log(`${g.name}: ${((performance.now() - tg) / 1000).toFixed(1)} s`);
   }
   const seconds = (performance.now() - t0) / 1000;
 
   const problems = figures.checkReferences();
   if (problems.length > 0) throw new Error(`bad figure references:\n${problems.join('\n')}`);
   const load = `load average ${loadBefore.toFixed(2)} → ${loadavg()[0]!.toFixed(2)} on ${availableParallelism()} cores`;
-  process.stdout.write(`\n${renderTable(figures)}\n\n${figures.size} figures in ${seconds.toFixed(1)} s (${args.mode}, ${target.source}; ${load})\n`);
+  const skipped = Object.keys(figures.skipped()).length;
+  process.stdout.write(`\n${renderTable(figures)}\n\n${figures.size} figures${skipped > 0 ? ` (${skipped} skipped)` : ''} in ${seconds.toFixed(1)} s (${args.mode}, ${target.source}; ${load})\n`);
   if (args.json) {
     await writeJson(args.json, makeMeta(args.mode, target.source, settings, selected.map((g) => g.name), seconds, loadBefore), figures);
     log(`wrote ${args.json}`);

@@ -39,9 +39,25 @@ export interface FigureNote {
 export class FigureSet {
   readonly #figures = new Map<string, Figure>();
   readonly #notes = new Map<string, FigureNote>();
+  /**
+   * Figures this run could not measure, with the reason (e.g. a peer not installed). Kept out
+   * of `figures`, whose shape is fixed; written as the JSON's separate `skipped` key.
+   */
+  readonly #skipped = new Map<string, string>();
+
+  /** Report a figure as not measured in this run, and why. */
+  skip(name: string, reason: string, goal?: Goal): void {
+    if (this.#figures.has(name) || this.#skipped.has(name)) throw new Error(`figure ${name} reported twice`);
+    this.#skipped.set(name, reason);
+    if (goal) this.#notes.set(name, { goal });
+  }
+
+  skipped(): Record<string, string> {
+    return Object.fromEntries(this.#skipped);
+  }
 
   add(name: string, figure: Figure, note: FigureNote = {}): void {
-    if (this.#figures.has(name)) throw new Error(`figure ${name} reported twice`);
+    if (this.#figures.has(name) || this.#skipped.has(name)) throw new Error(`figure ${name} reported twice`);
     if (!Number.isFinite(figure.value)) throw new Error(`figure ${name}: value ${figure.value} is not a finite number`);
     this.#figures.set(name, figure);
     this.#notes.set(name, note);

@@ -6,6 +6,8 @@ const SERVERS = fileURLToPath(new URL('./servers.mjs', import.meta.url));
 
 export interface Child {
   readonly url: string;
+  /** Process id (memory figures read /proc/<pid>/status). */
+  readonly pid: number;
   stop(): Promise<void>;
 }
 
@@ -23,6 +25,7 @@ export function startChild(spec: Record<string, unknown>): Promise<Child> {
       if (m)
         resolve({
           url: m[1]!,
+          pid: child.pid!,
           stop: () =>
             new Promise<void>((r) => {
               if (child.exitCode !== null) return r();
@@ -36,7 +39,11 @@ export function startChild(spec: Record<string, unknown>): Promise<Child> {
 }
 
 export interface LoadResult {
+  /** autocannon's average of its per-second samples. */
   requestsPerSec: number;
+  /** Responses completed, and the run's wall time: their quotient does not round to whole seconds. */
+  completed: number;
+  seconds: number;
   /** Response bytes per second, as read off the socket (compressed when compressed). */
   bytesPerSec: number;
   latency: { p50: number; p90: number; p99: number; max: number };
@@ -45,10 +52,17 @@ export interface LoadResult {
 }
 
 /** Closed-loop load with autocannon (a library, in this process) for `seconds`. */
-export async function load(url: string, opts: { connections: number; seconds: number; headers?: Record<string, string> }): Promise<LoadResult> {
-  const r = await autocannon({ url, connections: opts.connections, duration: opts.seconds, headers: opts.headers ?? {} });
+export async function load(
+  url: string,
+  opts: { connections: number; seconds: number; headers?: Record<string, string>; sampleMs?: number },
+): Promise<LoadResult> {
+  // autocannon stops at its first sample tick after `seconds`: a short sample interval makes
+  // fractional durations (and `seconds` in the result) close to what was asked.
+  const r = await autocannon({ url, connections: opts.connections, duration: opts.seconds, headers: opts.headers ?? {}, ...(opts.sampleMs !== undefined && { sampleInt: opts.sampleMs }) });
   return {
     requestsPerSec: r.requests.average,
+    completed: r.requests.total,
+    seconds: r.duration,
     bytesPerSec: r.throughput.average,
     latency: { p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, max: r.latency.max },
     errors: r.errors + r.timeouts,

@@ -71,7 +71,11 @@ export async function writeJson(file: string, meta: Meta, figures: FigureSet): P
   );
   // One line per figure: small files, readable diffs between saved results.
   const lines = Object.entries(figs).map(([k, f]) => `    ${JSON.stringify(k)}: ${JSON.stringify(f)}`);
-  const text = `{\n  "meta": ${JSON.stringify(meta)},\n  "figures": {\n${lines.join(',\n')}\n  }\n}\n`;
+  // Figures not measured in this run (NAME: reason) go beside `figures`, never inside it: the
+  // contract fixes every entry of `figures` to {value, unit, baseline, ratio}.
+  const skipped = Object.entries(figures.skipped()).map(([k, why]) => `    ${JSON.stringify(k)}: ${JSON.stringify(why)}`);
+  const skippedText = skipped.length > 0 ? `,\n  "skipped": {\n${skipped.join(',\n')}\n  }` : '';
+  const text = `{\n  "meta": ${JSON.stringify(meta)},\n  "figures": {\n${lines.join(',\n')}\n  }${skippedText}\n}\n`;
   JSON.parse(text); // it must stay plain JSON
   await mkdir(dirname(file), { recursive: true });
   await writeFile(file, text);

@@ -2,6 +2,8 @@
 // process), the proxy under test and the upstream do not share an event loop. Plain JS: the
 // child runs the code under test and nothing of tsx's.
 //   node servers.mjs '{"kind":"upstream","bytes":65536}'
+//   node servers.mjs '{"kind":"upstream","sizes":{"1k":1024,"64k":65536}}'   (size by the path's last segment)
+//   node servers.mjs '{"kind":"upstream","stream":1073741824}'   (a 1 MiB page repeated, written with backpressure)
 //   node servers.mjs '{"kind":"sluice","entry":"file:///…/index.js","config":{…}}'
 //   node servers.mjs '{"kind":"fastify-http-proxy","upstream":"http://…","compress":true}'
 // Prints "listening <url>" once it listens.
@@ -28,14 +30,37 @@ function realisticHtml(bytes) {
   return Buffer.from(parts.join('')).subarray(0, bytes);
 }
 
+/** `total` bytes of `page` repeated, written as the socket takes them (never queued ahead). */
+function streamBody(res, page, total) {
+  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': total });
+  let left = total;
+  const more = () => {
+    while (left > 0) {
+      const n = Math.min(left, page.length);
+      left -= n;
+      if (!res.write(n === page.length ? page : page.subarray(0, n))) return void res.once('drain', more);
+    }
+    res.end();
+  };
+  res.on('close', () => (left = 0));
+  more();
+}
+
 async function main() {
   let address;
   if (spec.kind === 'upstream') {
-    const body = realisticHtml(spec.bytes);
+    const bodies = new Map(Object.entries(spec.sizes ?? {}).map(([name, bytes]) => [name, realisticHtml(bytes)]));
+    const body = spec.stream ? realisticHtml(1 << 20) : bodies.size === 0 ? realisticHtml(spec.bytes) : undefined;
     const server = http.createServer((req, res) => {
       req.resume();
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': body.length });
-      res.end(body);
+      if (spec.stream) return streamBody(res, body, spec.stream);
+      const b = body ?? bodies.get(req.url.split('?')[0].split('/').pop());
+      if (!b) {
+        res.writeHead(404).end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': b.length });
+      res.end(b);
     });
     server.keepAliveTimeout = 60_000;
     await new Promise((r) => server.listen(0, '127.0.0.1', r));

@@ -36,5 +36,13 @@ export function renderTable(figs: FigureSet): string {
       .join('  ')
       .trimEnd();
   const sep = widths.map((w) => '-'.repeat(w)).join('  ');
-  return [line(header), sep, ...rows.slice(1).map(line)].join('\n');
+  return [line(header), sep, ...rows.slice(1).map(line), ...skippedLines(figs)].join('\n');
+}
+
+/** Figures not measured in this run, grouped by reason, under the table. */
+function skippedLines(figs: FigureSet): string[] {
+  const byReason = new Map<string, string[]>();
+  for (const [name, why] of Object.entries(figs.skipped())) byReason.set(why, [...(byReason.get(why) ?? []), name]);
+  if (byReason.size === 0) return [];
+  return ['', 'skipped (not measured in this run):', ...[...byReason].map(([why, names]) => `  ${names.join(', ')}: ${why}`)];
 }

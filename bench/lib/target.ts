@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type * as SluiceModule from '../../src/index.js';
@@ -55,28 +55,58 @@ function sourceHash(): string {
   return h.digest('hex').slice(0, 16);
 }
 
+/** Builds older than this are pruned; a bench run (and its child processes) is far shorter. */
+const STALE_MS = 3 * 3600_000;
+
 function build(log: (line: string) => void): string {
   const hash = sourceHash();
   const out = join(CACHE, hash);
   if (existsSync(join(out, 'index.js')) && existsSync(join(out, '.complete'))) return out;
   log(`building src/ with tsconfig.build.json into ${relative(ROOT, out)} ...`);
-  rmSync(CACHE, { recursive: true, force: true });
-  mkdirSync(out, { recursive: true });
+  pruneStale();
+  // Build beside the final place and rename it there: another bench run on the same tree
+  // (a shared machine) may be loading a build this minute, so none is removed or half-written.
+  const tmp = `${out}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
   const tsc = join(ROOT, 'node_modules/typescript/bin/tsc');
   try {
-    execFileSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', out, '--declaration', 'false', '--sourceMap', 'false'], {
+    execFileSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', tmp, '--declaration', 'false', '--sourceMap', 'false'], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
   } catch (err) {
     // tsc still emits JavaScript when only types are wrong; without index.js there is nothing to run.
-    if (!existsSync(join(out, 'index.js'))) throw new Error(`tsc failed to build src/:\n${String((err as { stdout?: unknown }).stdout ?? err)}`);
+    if (!existsSync(join(tmp, 'index.js'))) {
+      rmSync(tmp, { recursive: true, force: true });
+      throw new Error(`tsc failed to build src/:\n${String((err as { stdout?: unknown }).stdout ?? err)}`);
+    }
     log('warning: tsc reported type errors in src/; measuring the JavaScript it emitted anyway');
   }
   // Under node_modules, Node does not look past the folder for the project's "type": "module".
-  writeFileSync(join(out, 'package.json'), '{ "type": "module", "private": true }\n');
-  writeFileSync(join(out, '.complete'), `${new Date().toISOString()}\n`);
+  writeFileSync(join(tmp, 'package.json'), '{ "type": "module", "private": true }\n');
+  writeFileSync(join(tmp, '.complete'), `${new Date().toISOString()}\n`);
+  try {
+    renameSync(tmp, out);
+  } catch {
+    // a concurrent run renamed the same sources' build first: use that one
+    rmSync(tmp, { recursive: true, force: true });
+    if (!existsSync(join(out, '.complete'))) throw new Error(`could not put the build at ${out}`);
+  }
   return out;
+}
+
+/** Remove builds (and abandoned temp builds) not touched for STALE_MS. */
+function pruneStale(): void {
+  if (!existsSync(CACHE)) return;
+  for (const e of readdirSync(CACHE, { withFileTypes: true })) {
+    const p = join(CACHE, e.name);
+    try {
+      if (Date.now() - statSync(p).mtimeMs > STALE_MS) rmSync(p, { recursive: true, force: true });
+    } catch {
+      // removed meanwhile by another run
+    }
+  }
 }
 
 export async function loadTarget(kind: SourceKind, log: (line: string) => void): Promise<Target> {
