@@ -3,6 +3,7 @@ import { FilterOptionsError, HeaderValueError } from '../errors.js';
 import type { HeaderMap } from '../filters/headers.js';
 import { defineFilter } from '../filters/registry.js';
 import type { HeadPhase } from '../filters/types.js';
+import { regexSafetyProblem } from '../pipeline/regex-safety.js';
 import { confWords } from './support/conf-words.js';
 import { headerValueProblem, parseTemplate, render, type Template } from './support/header-template.js';
 
@@ -78,11 +79,14 @@ function fromWords(line: string, at: string): ActionSpec {
 }
 
 function regex(source: string, flags: string, at: string): RegExp {
+  let re: RegExp;
   try {
-    return new RegExp(source, flags);
+    re = new RegExp(source, flags);
   } catch (err) {
     return fail(at, `invalid regular expression: ${(err as Error).message}`);
   }
+  const unsafe = regexSafetyProblem(source, flags);
+  return unsafe ? fail(at, `regular expression ${JSON.stringify(source)} ${unsafe}`) : re;
 }
 
 function template(src: string, groups: boolean, at: string): Template {

@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { FilterOptionsError } from '../errors.js';
 import { mediaTypeMatcher } from '../filters/media-type.js';
+import { regexSafetyProblem } from '../pipeline/regex-safety.js';
 import { defineFilter } from '../filters/registry.js';
 import type { Direction, Emitter, FilterInstance, HeadPhase, Step } from '../filters/types.js';
 import { asciiCaseInsensitiveMatcher, exactMatcher, LiteralStage } from './support/byte-literal.js';
@@ -118,6 +119,8 @@ function lineRule(pattern: string, replacement: string, flags: ParsedFlags): Lin
   } catch (err) {
     throw new Error(`invalid regular expression: ${err instanceof Error ? err.message.replace(/^Invalid regular expression: /, '') : String(err)}`);
   }
+  const unsafe = regexSafetyProblem(pattern, test.flags);
+  if (unsafe) throw new Error(`regular expression ${JSON.stringify(pattern)} ${unsafe}`);
   const template = parseTemplate(replacement);
   const groups = groupCount(test);
   for (const p of template) {

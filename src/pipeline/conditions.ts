@@ -21,6 +21,7 @@ import type { Direction, HeadPhase } from '../filters/types.js';
 import { ConfigError, formatPath, type PathSegment } from './config/errors.js';
 import type { ConditionSpec } from './config/types.js';
 import { mediaTypeMatcher } from '../filters/media-type.js';
+import { regexSafetyProblem } from './regex-safety.js';
 
 export type Condition = (head: HeadPhase) => boolean;
 
@@ -202,7 +203,8 @@ function parseStatus(s: string): { range?: readonly [number, number]; problem?: 
 export function regexError(source: string): string | undefined {
   try {
     new RegExp(source);
-    return undefined;
+    // it runs on what clients send: one that backtracks catastrophically is refused at load
+    return regexSafetyProblem(source);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     return message.replace(/^Invalid/, 'invalid');

@@ -1,3 +1,4 @@
+import { regexSafetyProblem } from '../../pipeline/regex-safety.js';
 import { posixToJs } from './posix-regex.js';
 import { expander, groupCount, type Template } from './substitute-rules.js';
 
@@ -254,11 +255,15 @@ class Parser {
 
   #regex(src: string, flags: string): RegExp {
     if (src === '') this.#fail('an empty regex (the last regex used) is not supported');
+    let re: RegExp;
     try {
-      return new RegExp(posixToJs(src, this.#ere), flags);
+      re = new RegExp(posixToJs(src, this.#ere), flags);
     } catch (err) {
       this.#fail(err instanceof Error ? err.message : String(err));
     }
+    const unsafe = regexSafetyProblem(re.source, flags);
+    if (unsafe) this.#fail(`regular expression ${JSON.stringify(src)} ${unsafe}`);
+    return re;
   }
 
   #substitute(): Op {

@@ -1,4 +1,5 @@
 import iconv from 'iconv-lite';
+import { regexSafetyProblem } from '../../pipeline/regex-safety.js';
 import { resolveCharset } from './charsets.js';
 import { confWords } from './conf-words.js';
 
@@ -122,6 +123,8 @@ function checkRegex(def: RuleDef, index: number): void {
   } catch (err) {
     throw new RuleError(index, `invalid regular expression: ${(err as Error).message}`);
   }
+  const unsafe = regexSafetyProblem(def.from, def.ignoreCase ? 'i' : '');
+  if (unsafe) throw new RuleError(index, `regular expression ${JSON.stringify(def.from)} ${unsafe}`);
   if (!isAscii(def.from)) {
     if (def.ignoreCase) {
       throw new RuleError(index, 'flag i with non-ASCII text in a regular expression is not supported (rules match bytes): spell the cases out, e.g. (é|É)');
