@@ -204,6 +204,9 @@ async function proxy(
   }
 
   // ---- response head through the output chain -----------------------------------------------
+  // The body is destroyed on purpose on several paths below; undici then emits an AbortError,
+  // which with no listener would take the process down (the pump listens while it reads).
+  up.body.on('error', () => undefined);
   const responseHeaders = HeaderMap.fromNode(withoutHopByHop(up.headers as Record<string, string | string[]>, 'response'));
   responseHeaders.append('via', `1.1 ${via}`);
   const resSink = nodeSink(res);

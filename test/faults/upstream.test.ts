@@ -27,6 +27,8 @@ import {
 const PAGE = Buffer.from(`<!doctype html><meta charset="windows-1252"><title>t</title>${'<p>caf\xe9 from the upstream</p>\n'.repeat(400)}`, 'latin1');
 const GZ = zlib.gzipSync(PAGE);
 const BR = zlib.brotliCompressSync(PAGE);
+/** 64 MiB of zeros in ~64 KiB: a decompression bomb (ratio ~1000 : 1). */
+const BOMB = zlib.gzipSync(Buffer.alloc(64 * 1024 * 1024), { level: 9 });
 const corrupt = (b: Buffer): Buffer => {
   const c = Buffer.from(b);
   for (let i = 20; i < 60; i++) c[i] = c[i]! ^ 0x5a;
@@ -57,6 +59,14 @@ const behaviours: Record<string, Behaviour> = {
     const t = GZ.subarray(0, GZ.length >> 1);
     s.end(Buffer.concat([Buffer.from(rawHead(200, [HTML, ['content-encoding', 'gzip'], ['content-length', t.length], close])), t]));
   },
+  // corrupt from the first bytes while the upstream is still sending (the chain fails mid-stream)
+  'gzip-corrupt-streaming': (s) => {
+    s.write(Buffer.concat([Buffer.from(rawHead(200, [HTML, ['content-encoding', 'gzip'], ['transfer-encoding', 'chunked'], close])), chunked([corrupt(GZ)]).subarray(0, -5)]));
+    const t = setInterval(() => s.write(chunked([Buffer.alloc(16384, 7)]).subarray(0, -5)), 10);
+    s.on('close', () => clearInterval(t));
+    setTimeout(() => s.destroy(), 1000);
+  },
+  'gzip-bomb': (s) => s.end(Buffer.concat([Buffer.from(rawHead(200, [HTML, ['content-encoding', 'gzip'], ['content-length', BOMB.length], close])), BOMB])),
   'br-corrupt': (s) => s.end(Buffer.concat([Buffer.from(rawHead(200, [HTML, ['content-encoding', 'br'], ['content-length', BR.length], close])), corrupt(BR)])),
   'br-truncated': (s) => {
     const t = BR.subarray(0, BR.length >> 1);
@@ -128,14 +138,20 @@ function expected(fault: string, chain: string): Outcome {
           if (c === 'charset') expect(r.body.toString('utf8')).toBe(first.replace('windows-1252', 'utf-8'));
         },
       };
+    case 'gzip-bomb':
+      // decompress stops at its ratio limit (200:1 by default) after at most a few 64 KiB steps
+      return chain === 'rewrite' ? 'abort' : { status: 200, complete: true, check: (r) => expect(r.body.length).toBe(BOMB.length) };
     case 'gzip-corrupt':
+    case 'gzip-corrupt-streaming':
     case 'gzip-truncated':
     case 'br-corrupt':
     case 'br-truncated':
       // only a chain that decodes can tell; the others pass the encoded bytes on untouched
       return chain === 'rewrite'
         ? 'abort'
-        : { status: 200, complete: true, check: (r) => expect(r.headers['content-encoding']).toBe(fault.startsWith('gzip') ? 'gzip' : 'br') };
+        : fault === 'gzip-corrupt-streaming'
+          ? 'abort' // passed on as it comes, then the upstream goes away mid-body
+          : { status: 200, complete: true, check: (r) => expect(r.headers['content-encoding']).toBe(fault.startsWith('gzip') ? 'gzip' : 'br') };
     case 'two-1xx':
     case 'ok':
       return {
@@ -197,7 +213,7 @@ afterAll(async () => {
   await upstream.close();
 });
 
-const FAULTS = ['refuse', 'silent', 'stall', 'reset', 'cl-long', 'cl-short', 'gzip-corrupt', 'gzip-truncated', 'br-corrupt', 'br-truncated', 'chunk-bad', 'chunk-short', 'huge-header', 'two-1xx', 'two-100'];
+const FAULTS = ['refuse', 'silent', 'stall', 'reset', 'cl-long', 'cl-short', 'gzip-corrupt', 'gzip-corrupt-streaming', 'gzip-bomb', 'gzip-truncated', 'br-corrupt', 'br-truncated', 'chunk-bad', 'chunk-short', 'huge-header', 'two-1xx', 'two-100'];
 
 function describeOutcome(o: Outcome): string {
   if (o === 'abort') return 'the client connection is cut (never a clean end)';
