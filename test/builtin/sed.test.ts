@@ -92,6 +92,7 @@ describe('commands (outputs as GNU sed gives them)', () => {
     ['BRE intervals and classes', 's/[[:digit:]]\\{2,3\\}/N/g', 'a1 b12 c1234\n', 'a1 bN cN4\n'],
     ['ERE with extended', 's/(ab|cd)+/X/g', 'ababcd ef\n', 'X ef\n', { extended: true }],
     ['\\< \\> word boundaries', 's/\\<on\\>/ON/g', 'on one bon on\n', 'ON one bon ON\n'],
+    ['a run of lines at once is line by line: no match takes a newline', 's/a.*/X/g;s/b[^"]*"/Y/g', 'abc\nabd\nb\nc"\n', 'X\nX\nb\nc"\n'],
     ['y transliterates', 'y/abc/xyz/', 'aabbcc-cba\n', 'xxyyzz-zyx\n'],
     ['d by line number', '2d', 'a\nb\nc\n', 'a\nc\n'],
     ['d the last line ($)', '$d', 'a\nb\nc\n', 'a\nb\n'],

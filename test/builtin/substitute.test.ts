@@ -132,6 +132,12 @@ describe('rules', () => {
     expect(await text(['s/x//q', 's/ab/Z/'], 'axb ab\n')).toBe('ab Z\n');
   });
 
+  it('many lines at once give what line by line gives: a match may end with its newline, never span one', async () => {
+    expect(await text(['s/a\\s*/X/'], 'a\na  \nb\n')).toBe('XXb\n');
+    expect(await text(['s/a\\s*b/X/'], 'a\nb a b\n')).toBe('a\nb X\n');
+    expect(await text(['s/a[^"]*"/X/'], 'a\nb"\nab"c\n')).toBe('a\nb"\nXc\n');
+  });
+
   it('fixed strings match across newlines (the byte search has no lines); regexes never do', async () => {
     expect(await text([{ pattern: 'a\nb', replacement: 'X', flags: 'n' }], 'a\nb\n')).toBe('X\n');
     expect(await text(['s/a\\sb/X/'], 'a\nb a b\n')).toBe('a\nb X\n');

@@ -1,5 +1,6 @@
 import type { LineProcessor, LineResult } from './line-splitter.js';
 import { batchSafe } from './substitute-rules.js';
+import { replaceInRun } from './substitute-lines.js';
 import type { Address, Command, Program } from './sed-script.js';
 
 /**
@@ -16,6 +17,8 @@ export class SedLines implements LineProcessor {
   readonly #active: boolean[];
   /** Set when only address-free `s` commands with batch-safe regexes run: see batchMayChange. */
   readonly #tests: readonly RegExp[] | undefined;
+  /** Those commands, when each is global (`g`, from the first match): see batch. */
+  readonly #runOps: ReadonlyArray<Extract<Command['op'], { t: 's' }>> | undefined;
   #lineNo = 0;
   #hold = '';
 
@@ -27,7 +30,29 @@ export class SedLines implements LineProcessor {
     const simple =
       !quiet &&
       p.commands.every((c) => c.op.t === 's' && !c.a1 && !c.negate && !c.op.print && batchSafe(c.op.re));
-    this.#tests = simple ? p.commands.map((c) => new RegExp((c.op as { re: RegExp }).re.source, (c.op as { re: RegExp }).re.flags.replace('g', ''))) : undefined;
+    const ops = simple ? p.commands.map((c) => c.op as Extract<Command['op'], { t: 's' }>) : undefined;
+    this.#tests = ops?.map((op) => new RegExp(op.re.source, op.re.flags.replace('g', '')));
+    this.#runOps = ops?.every((op) => op.global && op.nth === 1) ? ops : undefined;
+  }
+
+  /**
+   * A program of global substitutions over a run of lines at once: the same as line by line
+   * when no match holds a newline (a pattern space never does here), else null.
+   */
+  batch(text: string): string | undefined | null {
+    const ops = this.#runOps;
+    const tests = this.#tests;
+    if (!ops || !tests) return null;
+    let s = text;
+    let changed = false;
+    for (let i = 0; i < ops.length; i++) {
+      if (!tests[i]!.test(s)) continue;
+      const r = replaceInRun(s, ops[i]!.re, ops[i]!.expand, false);
+      if (r === null) return null;
+      s = r;
+      changed = true;
+    }
+    return changed ? s : undefined;
   }
 
   /** A program of plain substitutions cannot change lines none of its regexes matches. */

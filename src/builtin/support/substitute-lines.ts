@@ -48,22 +48,9 @@ export class SubstituteLines implements LineProcessor {
         s = replaceAll(s, r);
         continue;
       }
-      // (an exec loop, not a replace callback: V8 builds an arguments array per call of one)
-      const re = r.global;
-      let out = '';
-      let last = 0;
-      re.lastIndex = 0;
-      for (let m = re.exec(s); m !== null; m = re.exec(s)) {
-        const w = m[0];
-        const nl = w.indexOf('\n');
-        if (nl !== -1 && nl !== w.length - 1) {
-          re.lastIndex = 0;
-          return null;
-        }
-        out += s.slice(last, m.index) + r.expand(m);
-        last = m.index + w.length;
-      }
-      s = out + s.slice(last);
+      const r2 = replaceInRun(s, r.global, r.expand, true);
+      if (r2 === null) return null;
+      s = r2;
     }
     return changed ? s : undefined;
   }
@@ -103,6 +90,29 @@ export class SubstituteLines implements LineProcessor {
     }
     return changed ? cur : undefined;
   }
+}
+
+/**
+ * Every match of a global regex in a run of lines replaced, or null as soon as a match holds a
+ * newline other than (when `lineEndOk`) its very last character: such a match spans lines, and
+ * line by line it would have come out differently. An exec loop, not a replace callback: V8
+ * builds an arguments array for each call of one.
+ */
+export function replaceInRun(text: string, re: RegExp, expand: (m: ArrayLike<string | undefined>) => string, lineEndOk: boolean): string | null {
+  let out = '';
+  let last = 0;
+  re.lastIndex = 0;
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+    const w = m[0];
+    const nl = w.indexOf('\n');
+    if (nl !== -1 && !(lineEndOk && nl === w.length - 1)) {
+      re.lastIndex = 0;
+      return null;
+    }
+    out += text.slice(last, m.index) + expand(m);
+    last = m.index + w.length;
+  }
+  return out + text.slice(last);
 }
 
 function replaceAll(s: string, r: LineRule): string {
