@@ -109,6 +109,11 @@ async function serve(config: CompiledConfig, opts: ServeOptions): Promise<void> 
       app.server.closeAllConnections();
     }, opts.graceMs);
     force.unref();
+    // A keep-alive connection whose last response finishes after close() began would stay
+    // open until its keep-alive timeout: close connections as they go idle (nginx closes
+    // keep-alive connections at once on a graceful stop).
+    const idle = setInterval(() => app.server.closeIdleConnections(), 50);
+    idle.unref();
     app.close().then(
       () => process.exit(0),
       () => process.exit(1),

@@ -66,10 +66,10 @@ function start(args: string[]): Promise<Running> {
   });
 }
 
-function get(url: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string; complete: boolean }> {
+function get(url: string, agent: http.Agent | false = false): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string; complete: boolean }> {
   return new Promise((resolve, reject) => {
     http
-      .get(url, { headers: { 'accept-encoding': 'gzip' }, agent: false }, (res) => {
+      .get(url, { headers: { 'accept-encoding': 'gzip' }, agent }, (res) => {
         let body = '';
         res.setEncoding('latin1');
         res.on('data', (c: string) => (body += c));
@@ -104,6 +104,28 @@ describe('running sluice', () => {
     expect(r.complete).toBe(true);
     expect(r.body).toBe(PAGE);
     expect(await p.exited).toBe(0);
+  }, 30_000);
+
+  it('SIGTERM with a keep-alive client: the connection closes once its response is done, and the process exits long before --grace', async () => {
+    const file = join(dir, 'keepalive.yaml');
+    writeFileSync(file, yaml('[]'));
+    const p = await start(['--config', file, '--port', '0', '--grace', '30']);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      expect((await get(`${p.url}/`, agent)).complete).toBe(true); // the connection is now kept alive
+      release = undefined;
+      const inFlight = get(`${p.url}/slow`, agent);
+      await until(() => release !== undefined, 'the slow request upstream');
+      p.child.kill('SIGTERM');
+      await until(() => p.out().includes('shutting down'), 'the shutdown log line');
+      release!();
+      expect((await inFlight).body).toBe(PAGE);
+      const t0 = Date.now();
+      expect(await p.exited).toBe(0);
+      expect(Date.now() - t0).toBeLessThan(5_000);
+    } finally {
+      agent.destroy();
+    }
   }, 30_000);
 
   it('--workers 2: one banner, both serve; SIGHUP reloads every worker; SIGTERM ends them all with exit 0', async () => {
