@@ -84,9 +84,47 @@ const EMPTY = new Uint8Array(0);
 function fflateInstance(s: FflateStream): FilterInstance {
   return {
     onData: (chunk) => s.push(chunk),
-    onFlush: () => s.flush(true),
+    onFlush: () => syncFlush(s),
     onEnd: () => s.push(EMPTY, true),
   };
+}
+
+/** fflate 0.8's Deflate state, as its flush() uses it (Gzip and Zlib share it). */
+interface FflateInternals {
+  /** r: bit offset in the pending byte (low 3 bits) and that byte's value above them; set by the first p(). */
+  s: { r?: number; i: number; w: number };
+  b: Uint8Array;
+  p(buf: Uint8Array, final: boolean): void;
+  ondata(chunk: Uint8Array, final: boolean): void;
+}
+
+/**
+ * What fflate's flush(true) should do. In 0.8.3 it writes the empty stored block's LEN/NLEN at
+ * a position computed from the whole bit state (the pending byte's value included), so after
+ * some blocks the 00 00 FF FF marker lands misaligned and zlib rejects the rest of the stream
+ * ("invalid stored block lengths"; fflate issue #267, fix proposed in PR #286). Found by the
+ * split kit: a flush mark at some offsets corrupted every deflate/gzip stream from fflate.
+ * Uses fflate's private state; falls back to flush(true) if it is not what this expects.
+ */
+function syncFlush(stream: FflateStream): void {
+  const st = stream as unknown as Partial<FflateInternals>;
+  if (typeof st.s?.i !== 'number' || !(st.b instanceof Uint8Array) || typeof st.p !== 'function' || typeof st.ondata !== 'function') {
+    stream.flush(true);
+    return;
+  }
+  const state = st.s;
+  st.p(st.b, false);
+  state.w = state.i;
+  state.i -= 2;
+  // After the pending bits: BFINAL 0 and BTYPE 00 (3 zero bits), pad to a byte, LEN 0000, NLEN FFFF.
+  const r = state.r ?? 0;
+  const headerBytes = ((r & 7) + 3 + 7) >> 3;
+  const block = new Uint8Array(headerBytes + 4);
+  block[0] = r >> 3;
+  block[headerBytes + 2] = 0xff;
+  block[headerBytes + 3] = 0xff;
+  state.r = 0;
+  st.ondata(block, false);
 }
 
 /**
