@@ -62,6 +62,20 @@ function check(spec: unknown, at: PathSegment[], direction: Direction | undefine
     out.push({ path: [...at, ...path], message });
   };
   const { contentType, status, method, path, requestHeader, responseHeader, not } = spec as Record<string, unknown>;
+  // Wrong types are the schema's to report, but compiling one would throw: say it here too.
+  const strings = (v: unknown): boolean => typeof v === 'string' || (Array.isArray(v) && v.every((x) => typeof x === 'string'));
+  const statusLike = (v: unknown): boolean => typeof v === 'number' || typeof v === 'string';
+  for (const [key, value, fits, what] of [
+    ['contentType', contentType, strings, 'a media type or a list of them'],
+    ['method', method, strings, 'a method or a list of them'],
+    ['status', status, (v: unknown) => statusLike(v) || (Array.isArray(v) && v.every(statusLike)), 'a status, a pattern or a list of them'],
+    ['path', path, (v: unknown) => typeof v === 'string', 'a regular expression'],
+    ['requestHeader', requestHeader, isObject, 'an object: header name → regular expression, true or false'],
+    ['responseHeader', responseHeader, isObject, 'an object: header name → regular expression, true or false'],
+    ['not', not, isObject, 'a condition (an object)'],
+  ] as const) {
+    if (value !== undefined && !fits(value)) add([key], `must be ${what}`);
+  }
 
   forEachString(contentType, (ct, i) => {
     if (!CONTENT_TYPE_RE.test(ct.trim())) add(i === undefined ? ['contentType'] : ['contentType', i], `"${ct}" is not a media type pattern (e.g. "text/html", "text/*", "application/*+json", "*")`);

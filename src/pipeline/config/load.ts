@@ -29,6 +29,7 @@ import { editDistance } from '../../filters/suggest.js';
 
 export { ConfigError, formatPath, formatProblem, formatProblems, type ConfigProblem, type PathSegment } from './errors.js';
 export { configJsonSchema, ConfigSchema } from './schema.js';
+import { MAX_CONFIG_DEPTH, nestingEstimate } from './depth.js';
 
 export type ConfigFormat = 'json' | 'yaml';
 
@@ -74,6 +75,10 @@ export type ParsedConfig = { ok: true; raw: unknown; source: ConfigSource } | { 
 /** Parse only, for loaders that do something (import modules) between parsing and validating. */
 export function parseConfigSyntax(text: string, format: ConfigFormat): ParsedConfig {
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  // before any YAML parsing: a stack overflow inside `yaml` can poison later parses (depth.ts)
+  if (nestingEstimate(body) > MAX_CONFIG_DEPTH) {
+    return { ok: false, errors: [{ path: '', message: `${format === 'json' ? 'JSON' : 'YAML'}: nested more than ${MAX_CONFIG_DEPTH} levels deep (no config needs that many)` }] };
+  }
   const lineCounter = new LineCounter();
   const doc = parseDocument(body, { lineCounter, prettyErrors: false, merge: true });
   const lineAt = (offset: number): number => lineCounter.linePos(offset).line;
@@ -104,7 +109,8 @@ export function parseConfigSyntax(text: string, format: ConfigFormat): ParsedCon
   try {
     raw = doc.toJS({ maxAliasCount: 1000 });
   } catch (err) {
-    return { ok: false, errors: [{ path: '', message: `YAML: ${errorMessage(err)}` }] };
+    // (a RangeError is the stack: thousands of nested levels, which no config needs)
+    return { ok: false, errors: [{ path: '', message: `YAML: ${err instanceof RangeError ? 'nested too deeply' : errorMessage(err)}` }] };
   }
   return { ok: true, raw, source };
 }
