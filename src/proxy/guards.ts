@@ -62,11 +62,32 @@ export interface GuardLog {
 }
 
 /**
- * Server-level guards: requests the HTTP parser refuses (framing, smuggling attempts,
- * oversized heads) are logged, one line each, with the parser's reason (fastify itself answers
- * them, 400 or 431, and closes the connection).
+ * Server-level guards:
+ *
+ * - requests the HTTP parser refuses (framing, smuggling attempts, oversized heads) are logged,
+ *   one line each, with the parser's reason (fastify itself answers them, 400 or 431, and
+ *   closes the connection);
+ * - `maxConnections` (listen.maxConnections; 0: no limit): a connection over the limit is
+ *   closed as soon as it is accepted, before a byte is read (Node's server.maxConnections, as
+ *   nginx's worker_connections), so the requests already admitted keep their latency and memory
+ *   stays bounded. Refusals are logged at most once a second, with how many there were.
  */
-export function guardServer(server: Server, log: GuardLog): void {
+export function guardServer(server: Server, log: GuardLog, maxConnections = 0): void {
+  if (maxConnections > 0) {
+    server.maxConnections = maxConnections;
+    let dropped = 0;
+    let timer: NodeJS.Timeout | undefined;
+    server.on('drop', () => {
+      dropped++;
+      timer ??= setTimeout(() => {
+        log.warn({ dropped, maxConnections }, 'connections refused: maxConnections reached');
+        dropped = 0;
+        timer = undefined;
+      }, 1000);
+      timer.unref();
+    });
+    server.once('close', () => clearTimeout(timer));
+  }
   server.on('clientError', (err: Error & { code?: string }, socket) => {
     if (!err.code?.startsWith('HPE_')) return; // resets and timeouts are not bad requests
     log.info({ code: err.code, reason: err.message, remoteAddress: (socket as { remoteAddress?: string }).remoteAddress }, 'bad request refused');

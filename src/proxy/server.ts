@@ -49,7 +49,7 @@ export function createProxyServer(config: CompiledConfig | LiveConfig, opts: Pro
     awaitingContinue.add(req);
     app.server.emit('request', req, res);
   });
-  guardServer(app.server, app.log);
+  guardServer(app.server, app.log, live.current.config.listen.maxConnections);
   const metrics = opts.metrics ?? new ProxyMetrics();
   const configured = live.current.config.admin;
   const admin = opts.admin ?? (configured?.enabled ? configured : false);
