@@ -9,9 +9,10 @@ import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { builtins } from '../builtin/index.js';
 import { stageLabel } from '../filters/stage.js';
+import type { FilterInfo } from '../filters/types.js';
 import { formatProblems, loadConfigFile, validateConfig } from '../pipeline/config/load.js';
 import { ADMIN_DEFAULTS } from '../pipeline/config/schema.js';
-import { loadConfigFileWithModules } from '../pipeline/config/modules.js';
+import { loadConfigFileWithModules, loadModulesOfConfigFile, type LoadedModules } from '../pipeline/config/modules.js';
 import type { CompiledConfig } from '../pipeline/config/types.js';
 import { demoConfig } from './demo-config.js';
 import { startDemoUpstream } from './demo-upstream.js';
@@ -34,19 +35,28 @@ usage:
                                   SIGTERM finishes in-flight requests (up to --grace S,
                                   default 30) then exits
   sluice check --config FILE      validate a config: exit 0, or 1 with every problem named
-  sluice filters                  list the registered filters (directions, stage, options)
+  sluice filters [--config FILE]  list the filters (directions, stage, options): the
+                                  built-in ones, and those of the config's modules
+  sluice new-filter NAME [--dir DIR] [--force]
+                                  write a filter, its tests (sluice/testing) and a
+                                  config that uses it, to start from
   sluice bench --config FILE (--location PATH | --url PATH) ...
                                   benchmark a location's chains in process, or load
                                   through the proxy (sluice bench --help; docs/bench.md)
   sluice --version | --help
 `;
 
-function listFilters(): string {
-  const rows = builtins.list().map((f) => {
+/** The built-in filters, then each module's (sluice filters --config FILE). */
+function listFilters(loaded?: LoadedModules): string {
+  const row = (f: FilterInfo): string => {
     const opts = f.options && 'properties' in f.options ? Object.keys(f.options.properties as object).join(', ') : '';
     return `  ${f.name.padEnd(12)} ${f.directions.join('+').padEnd(13)} ${stageLabel(f.stage).padEnd(11)} ${f.description}${opts ? `\n  ${''.padEnd(38)}options: ${opts}` : ''}`;
-  });
-  return [`  ${'name'.padEnd(12)} ${'directions'.padEnd(13)} ${'stage'.padEnd(11)} description`, ...rows].join('\n');
+  };
+  const sections = [[`  ${'name'.padEnd(12)} ${'directions'.padEnd(13)} ${'stage'.padEnd(11)} description`, ...builtins.list().map(row)].join('\n')];
+  for (const m of loaded?.modules ?? []) {
+    sections.push([`from ${m.path}:`, ...m.filters.map((n) => row(loaded!.registry.list().find((f) => f.name === n)!))].join('\n'));
+  }
+  return sections.join('\n\n');
 }
 
 function fail(message: string, code = 1): never {
@@ -154,6 +164,7 @@ async function demo(): Promise<void> {
 async function main(argv: string[]): Promise<void> {
   // bench has flags of its own (src/proxy/bench/args.ts): dispatched before these are parsed
   if (argv[0] === 'bench') process.exit((await import('./bench/command.js').then((m) => m.runBench(argv.slice(1)))).code);
+  if (argv[0] === 'new-filter') process.exit((await import('./new-filter.js').then((m) => m.runNewFilter(argv.slice(1)))).code);
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -171,7 +182,12 @@ async function main(argv: string[]): Promise<void> {
   const [cmd] = positionals;
   if (values.version) return void process.stdout.write(`${pkg.version}\n`);
   if (values.help) return void process.stdout.write(usage);
-  if (cmd === 'filters') return void process.stdout.write(`${listFilters()}\n`);
+  if (cmd === 'filters') {
+    if (!values.config) return void process.stdout.write(`${listFilters()}\n`);
+    const r = await loadModulesOfConfigFile(values.config);
+    if (!r.ok) fail(`${values.config}: a module cannot be loaded:\n${formatProblems(r.errors, values.config)}`);
+    return void process.stdout.write(`${listFilters(r.loaded)}\n`);
+  }
   if (cmd === 'check') {
     if (!values.config) fail('check needs --config FILE', 2);
     const r = await loadConfigFileWithModules(values.config);

@@ -159,6 +159,24 @@ export async function loadConfigFileWithModules(file: string, opts: { registry?:
   });
 }
 
+/**
+ * Only the modules of a config file (relative to it), not the rest of the config: for listing
+ * their filters (`sluice filters --config`). Problems carry the config line of the module.
+ */
+export async function loadModulesOfConfigFile(file: string): Promise<{ ok: true; loaded: LoadedModules } | { ok: false; errors: ConfigProblem[] }> {
+  const parsed = parseConfigFile(file);
+  if (!parsed.ok) return parsed;
+  const loaded = await loadFilterModules(moduleSpecs(parsed.raw), { baseDir: dirname(resolve(file)) });
+  if (loaded.problems.length === 0) return { ok: true, loaded };
+  return {
+    ok: false,
+    errors: loaded.problems.map((p) => {
+      const line = parsed.source.lineOf(['modules', p.index]);
+      return { path: formatPath(['modules', p.index]), ...(line !== undefined && { line }), message: p.message };
+    }),
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 
 /** The string entries of `modules` with their indexes (the schema reports anything else). */
