@@ -150,7 +150,7 @@ describe('broken configs: every problem, with its path and line', () => {
         '    output: [gzipp, squeeze, { filter: nothere }]',
       ),
       expected: [
-        ['filters.squeeze.filter', 5, 'unknown filter "zstd" (registered: br, charset,'],
+        ['filters.squeeze.filter', 5, 'unknown filter "zstd" (registered: br, buffer, charset,'],
         ['locations[0].output[0]', 9, 'unknown filter "gzipp": not declared in filters and not registered (did you mean "gzip"?)'],
         ['locations[0].output[2].filter', 9, 'unknown filter "nothere"'],
       ],
