@@ -51,7 +51,7 @@ function start(config: string, extra: string[] = []): { child: ChildProcess; ban
     });
     child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
     child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
-    setTimeout(() => reject(new Error(`no banner: ${out}`)), 20_000);
+    setTimeout(() => reject(new Error(`no banner: ${out}`)), 60_000); // workers compile the sources with tsx: slow on a loaded machine
   });
   return { child, banner };
 }
@@ -105,7 +105,7 @@ describe('sluice --config with an admin section', () => {
     } finally {
       child.kill('SIGKILL');
     }
-  }, 40_000);
+  }, 90_000);
 
   it('--workers 2: the primary listens and sums the workers\' counts; ready when every worker is', async () => {
     const { child, banner } = start(
@@ -137,7 +137,7 @@ describe('sluice --config with an admin section', () => {
     } finally {
       child.kill('SIGKILL');
     }
-  }, 40_000);
+  }, 90_000);
 
   it('enabled: false: no admin listener, no admin line', async () => {
     const { child, banner } = start(
@@ -148,5 +148,5 @@ describe('sluice --config with an admin section', () => {
     } finally {
       child.kill('SIGKILL');
     }
-  }, 30_000);
+  }, 90_000);
 });

@@ -62,7 +62,7 @@ function start(args: string[]): Promise<Running> {
       clearInterval(t);
       child.kill('SIGKILL');
       reject(new Error(`no banner:\n${out}`));
-    }, 20_000);
+    }, 60_000); // tsx compiles the sources in each process: slow on a loaded machine
   });
 }
 
@@ -104,7 +104,7 @@ describe('running sluice', () => {
     expect(r.complete).toBe(true);
     expect(r.body).toBe(PAGE);
     expect(await p.exited).toBe(0);
-  }, 30_000);
+  }, 90_000);
 
   it('SIGTERM with a keep-alive client: the connection closes once its response is done, and the process exits long before --grace', async () => {
     const file = join(dir, 'keepalive.yaml');
@@ -126,7 +126,7 @@ describe('running sluice', () => {
     } finally {
       agent.destroy();
     }
-  }, 30_000);
+  }, 90_000);
 
   it('--workers 2: one banner, both serve; SIGHUP reloads every worker; SIGTERM ends them all with exit 0', async () => {
     const file = join(dir, 'workers.yaml');
@@ -141,13 +141,13 @@ describe('running sluice', () => {
     for (let i = 0; i < 8; i++) expect((await get(`${p.url}/`)).headers['content-encoding']).toBe('gzip');
     p.child.kill('SIGTERM');
     expect(await p.exited).toBe(0);
-  }, 40_000);
+  }, 90_000);
 
   it('--workers with a bad config: exits non-zero before any worker listens', async () => {
     const file = join(dir, 'bad.yaml');
     writeFileSync(file, yaml('[nope]'));
     await expect(start(['--config', file, '--port', '0', '--workers', '2'])).rejects.toThrow(/exited 1 before listening:[\s\S]*unknown filter "nope"/);
-  }, 30_000);
+  }, 90_000);
 
   it.each([
     [['--workers', '0'], /--workers: a number of processes \(1-256\) or "auto", not 0/],
@@ -156,5 +156,5 @@ describe('running sluice', () => {
     const file = join(dir, 'ok.yaml');
     writeFileSync(file, yaml('[]'));
     await expect(start(['--config', file, '--port', '0', ...args])).rejects.toThrow(expected);
-  }, 30_000);
+  }, 90_000);
 });
