@@ -68,7 +68,7 @@ async function run(ctx: GroupContext): Promise<void> {
   const s = ctx.sluice;
   const body = realisticHtml(MiB);
   const chunks16 = split(body, 16 * KiB);
-  const slow = { targetMs: ctx.mode === 'quick' ? 150 : 400 };
+  const slow = { targetMs: ctx.mode === 'quick' ? 100 : 400 };
 
   const gzip6 = s.compileChain([{ filter: 'gzip', options: { level: 6 } }]);
   await runComparison(ctx, {

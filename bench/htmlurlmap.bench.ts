@@ -77,7 +77,7 @@ async function run(ctx: GroupContext): Promise<void> {
         op: () => through(s, extended, chunks, init, page.length),
       },
     ],
-    settings: { targetMs: ctx.mode === 'quick' ? 150 : 400 },
+    settings: { targetMs: ctx.mode === 'quick' ? 100 : 400 },
   });
 }
 

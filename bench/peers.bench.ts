@@ -74,7 +74,7 @@ async function run(ctx: GroupContext): Promise<void> {
   const big = (bytes: number): boolean => bytes >= 1024 * KiB;
   const opts =
     ctx.mode === 'quick'
-      ? { rounds: 2, warmup: 0.3, seconds: (b: number) => (big(b) ? 1 : 0.5) }
+      ? { rounds: 2, warmup: 0.2, seconds: (b: number) => (big(b) ? 1 : 0.3) }
       : { rounds: 5, warmup: 1, seconds: (b: number) => (big(b) ? 4 : 2) };
   const connections = (b: number): number => (big(b) ? 4 : 16);
 

@@ -73,7 +73,7 @@ async function run(ctx: GroupContext): Promise<void> {
     'proxy.gzip_substitute_vs_fastify_compress_64k',
   ];
   if (!ctx.wants(names)) return;
-  const opts = ctx.mode === 'quick' ? { rounds: 3, seconds: 1, connections: 16 } : { rounds: 5, seconds: 5, connections: 16 };
+  const opts = ctx.mode === 'quick' ? { rounds: 2, seconds: 1, connections: 16 } : { rounds: 5, seconds: 5, connections: 16 };
   const children: Child[] = [];
   const start = async (spec: Record<string, unknown>): Promise<string> => {
     const c = await startChild(spec);
