@@ -124,6 +124,11 @@ async function run(ctx: GroupContext): Promise<void> {
     });
     children.push(sluice);
     const cs: Contender[] = [{ name: 'sluice', base: sluice.url }, ...peers.map((p) => ({ name: p.name, base: p.url }))];
+    // Sluice is JIT-compiled: warm its proxy path and both chains once, longer than the short
+    // per-workload warm-ups (which the C servers need only for connections and caches).
+    for (const w of WORKLOADS) {
+      await load(`${sluice.url}${w.prefix}64k`, { connections: 16, seconds: ctx.mode === 'quick' ? 1 : 2, headers: w.gzip ? { 'accept-encoding': 'gzip' } : {}, sampleMs: 100 });
+    }
 
     for (const w of WORKLOADS) {
       for (const [size, bytes] of SIZES) {
