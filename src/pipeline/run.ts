@@ -223,7 +223,8 @@ export class ChainRun {
       } catch (err) {
         return this.#headFailed(entry.name, err);
       }
-      if (r !== undefined) {
+      // A value that is not a promise (`(h) => h.headers.set(...)` returns the map) means done.
+      if (r !== undefined && typeof (r as { then?: unknown }).then === 'function') {
         const at = k;
         return r.then(
           () => {
@@ -414,6 +415,12 @@ export class ChainRun {
   }
 
   #awaitStep(s: StageSlot, i: number, ev: Ev, r: Promise<void>): void {
+    // A JavaScript filter may return what it happened to compute (`out.push(x) || n`): only a
+    // promise means "not done yet"; anything else is a synchronous step.
+    if (typeof (r as { then?: unknown }).then !== 'function') {
+      if (ev === FLUSH || ev === END) this.#after(s, i, ev);
+      return;
+    }
     s.busy = true;
     this.#pending++;
     r.then(
