@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileChain, defineFilter, processChain, type FilterInstance } from '../../src/index.js';
+import { compileChain, defineFilter, processChain, type Emitter, type FilterInstance, type HeadPhase } from '../../src/index.js';
 import { withFlushes } from '../helpers.js';
 
 /**
@@ -13,10 +13,10 @@ describe('callbacks that return values which are not promises', () => {
       name: 'loose',
       create: () =>
         ({
-          onHead: (head) => head.headers.set('x-seen', 'yes'),
-          onData: (c, out) => out.push(c) ?? c.length,
+          onHead: (head: HeadPhase) => head.headers.set('x-seen', 'yes'),
+          onData: (c: Uint8Array, out: Emitter) => out.push(c) ?? c.length,
           onFlush: () => 'flushed',
-          onEnd: (out) => out.push(Buffer.from('!')) ?? 0,
+          onEnd: (out: Emitter) => out.push(Buffer.from('!')) ?? 0,
         }) as unknown as FilterInstance,
     });
     const r = await processChain(compileChain([loose, 'identity']), withFlushes('ab|cd'), { headers: { 'content-type': 'text/plain' } });
