@@ -17,12 +17,20 @@ const CHILD = fileURLToPath(new URL('./lib/soak-child.mjs', import.meta.url));
 const SIZES: Record<string, number> = { '1k': 1024, '16k': 16 * 1024, '128k': 128 * 1024, '1m': 1024 * 1024 };
 const CHAINS = ['none', 'compress', 'rewrite', 'charset'] as const;
 
-/** Pages of each size: HTML with words the rewriting chain replaces, windows-1252 bytes. */
+/**
+ * Pages of each size: windows-1252 HTML with words the rewriting chain replaces, varied enough
+ * to compress like real pages (~5:1); a page of one repeated line compresses 286:1, past
+ * decompress's ratio limit (200:1), and would be cut as a bomb.
+ */
 function page(size: number): Buffer {
-  const line = Buffer.from('<p>caf\xe9 at internal.example: the upstream says hello, and more text follows here.</p>\n', 'latin1');
-  const b = Buffer.alloc(size);
-  for (let i = 0; i < size; i += line.length) line.copy(b, i);
-  return b;
+  const words = ['alpha', 'bravo', 'caf\xe9', 'delta', 'echo', 'foxtrot', 'golf', 'hotel', 'india', 'juliet', 'kilo', 'lima'];
+  let seed = size;
+  const rnd = (): number => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % 1_000_000;
+  let text = '';
+  for (let i = 0; text.length < size; i++) {
+    text += `<p id="p${i}">${words[rnd() % words.length]} at internal.example: item ${rnd()} costs ${rnd() % 1000}.${rnd() % 100} (${words[rnd() % words.length]}, ${rnd().toString(36)})</p>\n`;
+  }
+  return Buffer.from(text.slice(0, size), 'latin1');
 }
 const PAGES = Object.fromEntries(Object.entries(SIZES).map(([k, n]) => [k, page(n)]));
 const GZ = Object.fromEntries(Object.entries(PAGES).map(([k, b]) => [k, zlib.gzipSync(b)]));
@@ -107,14 +115,15 @@ async function aborters(url: URL, running: () => boolean, n: number): Promise<{ 
           });
           s.on('error', () => undefined);
           s.on('close', () => resolve());
-          setTimeout(() => {
+          s.setTimeout(5000, () => {
             if (!s.destroyed) {
               counts.refused++;
               s.destroy();
             }
-          }, 5000);
+          });
         });
-        await new Promise((r) => setTimeout(r, 5));
+        // a few per cent of the load: one client every 50 ms
+        await new Promise((r) => setTimeout(r, 50));
       }
     }),
   );
@@ -170,8 +179,8 @@ async function run(ctx: GroupContext): Promise<void> {
 
     let running = true;
     const started = performance.now();
-    const abort = aborters(new URL(proxy.url), () => running, 2);
-    const r = await autocannon({ url: proxy.url, connections: 32, amount: total, requests, headers, timeout: 30 });
+    const abort = aborters(new URL(proxy.url), () => running, Number(process.env['SOAK_ABORTERS'] ?? 1));
+    const r = await autocannon({ url: proxy.url, connections: 32, amount: total, requests, headers, timeout: Number(process.env['SOAK_TIMEOUT'] ?? 30) });
     running = false;
     const aborts = await abort;
     const seconds = (performance.now() - started) / 1000;
