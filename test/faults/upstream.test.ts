@@ -64,7 +64,7 @@ const behaviours: Record<string, Behaviour> = {
     s.write(Buffer.concat([Buffer.from(rawHead(200, [HTML, ['content-encoding', 'gzip'], ['transfer-encoding', 'chunked'], close])), chunked([corrupt(GZ)]).subarray(0, -5)]));
     const t = setInterval(() => s.write(chunked([Buffer.alloc(16384, 7)]).subarray(0, -5)), 10);
     s.on('close', () => clearInterval(t));
-    setTimeout(() => s.destroy(), 1000);
+    setTimeout(() => s.destroy(), 300);
   },
   'gzip-bomb': (s) => s.end(Buffer.concat([Buffer.from(rawHead(200, [HTML, ['content-encoding', 'gzip'], ['content-length', BOMB.length], close])), BOMB])),
   'br-corrupt': (s) => s.end(Buffer.concat([Buffer.from(rawHead(200, [HTML, ['content-encoding', 'br'], ['content-length', BR.length], close])), corrupt(BR)])),
@@ -193,7 +193,7 @@ beforeAll(async () => {
   const dead = `http://127.0.0.1:${await refusedPort()}`;
   const config: SluiceConfig = {
     upstreams: {
-      app: { servers: [upstream.url], connectTimeout: 500, headersTimeout: 400, bodyTimeout: 400 },
+      app: { servers: [upstream.url], connectTimeout: 500, headersTimeout: 250, bodyTimeout: 250 },
       dead: { servers: [dead], connectTimeout: 500 },
     },
     locations: Object.entries(CHAINS).flatMap(([name, output]) => [
