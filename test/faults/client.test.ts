@@ -90,7 +90,10 @@ beforeAll(async () => {
   proxy = createProxy(
     {
       upstreams: { app: { servers: [url], requestBodyTimeout: 300, headersTimeout: 2000 } },
-      locations: Object.entries(CHAINS).map(([name, output]) => ({ path: `/${name}/`, upstream: 'app', output })),
+      locations: [
+        ...Object.entries(CHAINS).map(([name, output]) => ({ path: `/${name}/`, upstream: 'app', output })),
+        { path: '/inflate/', upstream: 'app', input: ['inflate'] },
+      ],
     },
     { logger: { level: 'info', stream: logs.stream } },
   );
@@ -286,6 +289,24 @@ describe.each(['none', 'rewrite'])('a slow reader of a response the upstream has
     expect(r!.complete).toBe(true);
     expect(decoded(r!).length).toBe(total);
     await servesNext(chain);
+    await expectSettled(before);
+  });
+});
+
+describe('a request decompression bomb', () => {
+  it('64 MiB of zeros gzipped to 64 KiB, through inflate: 413, the upstream never gets the whole body, nothing is left open', async () => {
+    const before = baseline();
+    const id = nextId();
+    const bomb = zlib.gzipSync(Buffer.alloc(64 * 1024 * 1024), { level: 9 });
+    const r = await rawExchange(port, {
+      request: Buffer.concat([Buffer.from(`POST /inflate/echo?id=${id} HTTP/1.1\r\nhost: t\r\ncontent-encoding: gzip\r\ncontent-length: ${bomb.length}\r\nconnection: close\r\n\r\n`), bomb]),
+      timeoutMs: 5000,
+    });
+    expect(r.status).toBe(413);
+    await sleep(100);
+    expect(views.get(id)?.ended ?? false).toBe(false);
+    expect(views.get(id)?.bodyBytes ?? 0).toBeLessThan(32 * 1024 * 1024);
+    await servesNext('none');
     await expectSettled(before);
   });
 });
