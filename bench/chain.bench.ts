@@ -202,12 +202,12 @@ async function webThroughChain(s: Sluice, chain: CompiledChain, chunks: readonly
 
 /**
  * Body sizes per message: enough chunks that per-message costs vanish in the per-byte figure.
- * Quick mode takes a quarter (still 1024 and 4096 chunks): one message through ten web
+ * Quick mode takes an eighth (still 512 and 2048 chunks): one message through ten web
  * streams or a loopback socket otherwise outlasts a quick repetition several times over.
  */
 const BODIES: Record<'quick' | 'full', Record<number, number>> = {
   full: { [16 * KiB]: 64 * MiB, [KiB]: 16 * MiB },
-  quick: { [16 * KiB]: 16 * MiB, [KiB]: 4 * MiB },
+  quick: { [16 * KiB]: 8 * MiB, [KiB]: 2 * MiB },
 };
 
 async function run(ctx: GroupContext): Promise<void> {

@@ -1,5 +1,5 @@
 /**
- * The soak: 100,000 requests (20,000 with --quick) of mixed sizes through mixed chains, while
+ * The soak: 100,000 requests (3,000 with --quick) of mixed sizes through mixed chains, while
  * other clients abort mid-response, against a proxy in its own process. Reported: requests
  * served, errors by kind, the proxy's RSS and heap before and after (after full collections,
  * both taken idle), and the handles it holds before and after. Not part of `npm test`;
@@ -147,7 +147,7 @@ const MB = 1024 * 1024;
 
 async function run(ctx: GroupContext): Promise<void> {
   if (!ctx.wants(['soak.rss_growth_pct', 'soak.requests_served'])) return;
-  const total = ctx.mode === 'quick' ? 20_000 : 100_000;
+  const total = ctx.mode === 'quick' ? 3_000 : 100_000;
   const up = upstream();
   up.keepAliveTimeout = 60_000;
   await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
@@ -229,6 +229,6 @@ async function run(ctx: GroupContext): Promise<void> {
 
 export const soakGroup: BenchGroup = {
   name: 'soak',
-  description: 'soak: 100,000 mixed requests (20,000 with --quick) with aborting clients; RSS, heap and handles of the proxy before and after',
+  description: 'soak: 100,000 mixed requests (3,000 with --quick) with aborting clients; RSS, heap and handles of the proxy before and after',
   run,
 };

@@ -31,6 +31,6 @@ export interface BenchGroup {
 }
 
 export const SETTINGS: Record<Mode, Settings> = {
-  quick: { reps: 9, targetMs: 80, warmupMs: 200 },
+  quick: { reps: 7, targetMs: 80, warmupMs: 200 },
   full: { reps: 15, targetMs: 250, warmupMs: 600 },
 };
