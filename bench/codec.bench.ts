@@ -11,6 +11,7 @@ import { runComparison } from './lib/compare.js';
 import { KiB, MiB, sizeLabel } from './lib/data.js';
 import type { BenchGroup, GroupContext } from './lib/group.js';
 import type { Sluice } from './lib/target.js';
+import { split, through } from './lib/through.js';
 
 /** Realistic HTML: varied words from a seeded generator, so compression ratios are typical (~4:1). */
 function realisticHtml(bytes: number): Buffer {
@@ -31,22 +32,7 @@ function realisticHtml(bytes: number): Buffer {
   return Buffer.from(parts.join('')).subarray(0, bytes);
 }
 
-function split(buf: Buffer, size: number): Buffer[] {
-  const out: Buffer[] = [];
-  for (let i = 0; i < buf.length; i += size) out.push(buf.subarray(i, i + size));
-  return out;
-}
 
-/** One message through a chain into a counting sink; returns `count` (the payload size measured). */
-async function through(s: Sluice, chain: CompiledChain, chunks: readonly Uint8Array[], init: MessageInit, count: number): Promise<number> {
-  const sink = s.countingSink();
-  const run = chain.run(init, sink);
-  const h = run.start();
-  if (h) await h;
-  await s.pump(run, chunks);
-  if (sink.bytes === 0) throw new Error('no output');
-  return count;
-}
 
 /** The bare node:zlib stream doing the same job: write every chunk, count the output. */
 async function zlibStream(t: zlib.Gzip | zlib.BrotliCompress | zlib.Gunzip, chunks: readonly Uint8Array[], count: number): Promise<number> {

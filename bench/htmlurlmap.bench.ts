@@ -9,6 +9,7 @@ import { runComparison } from './lib/compare.js';
 import { KiB, MiB } from './lib/data.js';
 import type { BenchGroup, GroupContext } from './lib/group.js';
 import type { Sluice } from './lib/target.js';
+import { split, through } from './lib/through.js';
 
 /** The intranet portal fixture with its <main> articles repeated to `bytes`. */
 function realisticPage(bytes: number): Buffer {
@@ -26,22 +27,7 @@ function realisticPage(bytes: number): Buffer {
   return Buffer.from(parts.join(''), 'latin1');
 }
 
-function split(buf: Buffer, size: number): Buffer[] {
-  const out: Buffer[] = [];
-  for (let i = 0; i < buf.length; i += size) out.push(buf.subarray(i, i + size));
-  return out;
-}
 
-/** One message through a chain into a counting sink; returns `count` (the payload size measured). */
-async function through(s: Sluice, chain: CompiledChain, chunks: readonly Uint8Array[], init: MessageInit, count: number): Promise<number> {
-  const sink = s.countingSink();
-  const run = chain.run(init, sink);
-  const h = run.start();
-  if (h) await h;
-  await s.pump(run, chunks);
-  if (sink.bytes === 0) throw new Error('no output');
-  return count;
-}
 
 async function run(ctx: GroupContext): Promise<void> {
   const s = ctx.sluice;

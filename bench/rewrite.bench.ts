@@ -9,6 +9,7 @@ import { runComparison } from './lib/compare.js';
 import { KiB, MiB } from './lib/data.js';
 import type { BenchGroup, GroupContext } from './lib/group.js';
 import type { Sluice } from './lib/target.js';
+import { split, through } from './lib/through.js';
 
 /**
  * A proxied page as an upstream writes it: varied text, and a link to the internal host every
@@ -36,21 +37,7 @@ function proxiedPage(bytes: number): Buffer {
   return Buffer.from(parts.join('')).subarray(0, bytes);
 }
 
-function split(buf: Buffer, size: number): Buffer[] {
-  const out: Buffer[] = [];
-  for (let i = 0; i < buf.length; i += size) out.push(buf.subarray(i, i + size));
-  return out;
-}
 
-async function through(s: Sluice, chain: CompiledChain, chunks: readonly Uint8Array[], init: MessageInit, count: number): Promise<number> {
-  const sink = s.countingSink();
-  const run = chain.run(init, sink);
-  const h = run.start();
-  if (h) await h;
-  await s.pump(run, chunks);
-  if (sink.bytes === 0) throw new Error('no output');
-  return count;
-}
 
 const INIT: MessageInit = { headers: { 'content-type': 'text/html; charset=utf-8' } };
 
