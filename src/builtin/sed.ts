@@ -2,9 +2,9 @@ import { Type, type Static } from '@sinclair/typebox';
 import { FilterOptionsError } from '../errors.js';
 import { mediaTypeMatcher } from '../filters/media-type.js';
 import { defineFilter } from '../filters/registry.js';
-import type { Direction, Emitter, FilterInstance, HeadPhase, Step } from '../filters/types.js';
+import type { Direction, HeadPhase } from '../filters/types.js';
 import { LineStage, lineText } from './support/line-splitter.js';
-import { Collector, FromUtf8, ToUtf8, type PieceSink } from './support/pieces.js';
+import { Collector, FromUtf8, PiecesInstance, ToUtf8 } from './support/pieces.js';
 import { SedLines } from './support/sed-exec.js';
 import { parseSed, type Program } from './support/sed-script.js';
 import { charsetKind, messageCharset, normaliseCharset } from './support/text-codec.js';
@@ -62,14 +62,12 @@ export const sed = defineFilter({
   create: (ctx) => new SedInstance(compiled(ctx.options), ctx.options, ctx.direction),
 });
 
-class SedInstance implements FilterInstance {
+class SedInstance extends PiecesInstance {
   readonly #c: Compiled;
   readonly #o: Options;
   readonly #direction: Direction;
-  #row: PieceSink | undefined;
-  #collector: Collector | undefined;
-
   constructor(c: Compiled, o: Options, direction: Direction) {
+    super();
     this.#c = c;
     this.#o = o;
     this.#direction = direction;
@@ -89,22 +87,6 @@ class SedInstance implements FilterInstance {
       maxLineLength: this.#c.maxLineLength,
       direction: this.#direction,
     });
-    this.#row = other ? new ToUtf8(charset, lines) : lines;
-    this.#collector = collector;
-  }
-
-  onData(chunk: Uint8Array, out: Emitter): Step {
-    this.#row!.write(chunk, false);
-    return this.#collector!.drain(out);
-  }
-
-  onFlush(out: Emitter): Step {
-    this.#row!.flush();
-    return this.#collector!.drain(out);
-  }
-
-  onEnd(out: Emitter): Step {
-    this.#row!.end();
-    return this.#collector!.drain(out);
+    this.wire(other ? new ToUtf8(charset, lines) : lines, collector);
   }
 }

@@ -3,10 +3,10 @@ import { FilterOptionsError } from '../errors.js';
 import { mediaTypeMatcher } from '../filters/media-type.js';
 import { regexSafetyProblem } from '../pipeline/regex-safety.js';
 import { defineFilter } from '../filters/registry.js';
-import type { Direction, Emitter, FilterInstance, HeadPhase, Step } from '../filters/types.js';
+import type { Direction, HeadPhase } from '../filters/types.js';
 import { asciiCaseInsensitiveMatcher, exactMatcher, LiteralStage } from './support/byte-literal.js';
 import { LineStage, lineText } from './support/line-splitter.js';
-import { Collector, FromUtf8, ToUtf8, type PieceSink } from './support/pieces.js';
+import { Collector, FromUtf8, PiecesInstance, ToUtf8, type PieceSink } from './support/pieces.js';
 import {
   batchSafe,
   escapeRegExp,
@@ -184,14 +184,12 @@ export const substitute = defineFilter({
   create: (ctx) => new SubstituteInstance(compiled(ctx.options), ctx.options, ctx.direction),
 });
 
-class SubstituteInstance implements FilterInstance {
+class SubstituteInstance extends PiecesInstance {
   readonly #c: Compiled;
   readonly #o: Options;
   readonly #direction: Direction;
-  #row: PieceSink | undefined;
-  #collector: Collector | undefined;
-
   constructor(c: Compiled, o: Options, direction: Direction) {
+    super();
     this.#c = c;
     this.#o = o;
     this.#direction = direction;
@@ -227,22 +225,6 @@ class SubstituteInstance implements FilterInstance {
         next = new LiteralStage(m, s.replacement, s.fixed, next, o.flushPartialLines);
       }
     }
-    this.#row = kind === 'other' ? new ToUtf8(charset, next) : next;
-    this.#collector = collector;
-  }
-
-  onData(chunk: Uint8Array, out: Emitter): Step {
-    this.#row!.write(chunk, false);
-    return this.#collector!.drain(out);
-  }
-
-  onFlush(out: Emitter): Step {
-    this.#row!.flush();
-    return this.#collector!.drain(out);
-  }
-
-  onEnd(out: Emitter): Step {
-    this.#row!.end();
-    return this.#collector!.drain(out);
+    this.wire(kind === 'other' ? new ToUtf8(charset, next) : next, collector);
   }
 }

@@ -1,4 +1,4 @@
-import type { Emitter, Step } from '../../filters/types.js';
+import type { Emitter, FilterInstance, HeadPhase, Step } from '../../filters/types.js';
 import { createDecoder, createEncoder } from './text-codec.js';
 
 /**
@@ -112,5 +112,37 @@ export class FromUtf8 implements PieceSink {
     if (a.length) this.#next.write(a, false);
     if (b.length) this.#next.write(b, false);
     this.#next.end();
+  }
+}
+
+/**
+ * The body half of a filter built from piece stages (substitute, sed): bytes go into the
+ * first stage, and what reaches the collector is pushed on after each call. A subclass wires
+ * the stages in its onHead (`wire`), or steps aside.
+ */
+export abstract class PiecesInstance implements FilterInstance {
+  #row: PieceSink | undefined;
+  #collector: Collector | undefined;
+
+  abstract onHead(head: HeadPhase): void;
+
+  protected wire(row: PieceSink, collector: Collector): void {
+    this.#row = row;
+    this.#collector = collector;
+  }
+
+  onData(chunk: Uint8Array, out: Emitter): Step {
+    this.#row!.write(chunk, false);
+    return this.#collector!.drain(out);
+  }
+
+  onFlush(out: Emitter): Step {
+    this.#row!.flush();
+    return this.#collector!.drain(out);
+  }
+
+  onEnd(out: Emitter): Step {
+    this.#row!.end();
+    return this.#collector!.drain(out);
   }
 }
