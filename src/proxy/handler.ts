@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
-import type { Dispatcher } from 'undici';
 import { SluiceError } from '../errors.js';
 import { HeaderMap } from '../filters/headers.js';
 import type { CompiledLocation } from '../pipeline/config/types.js';
@@ -14,6 +13,7 @@ import { appendList, withoutHopByHop } from './hop-headers.js';
 import type { LiveConfig } from './live-config.js';
 import { NO_LOCATION, upstreamErrorKind, type ProxyMetrics } from './metrics.js';
 import { faultStatus, isConnectFailure, type UpstreamClient } from './upstream.js';
+import type { UpstreamExchange, UpstreamHead } from './upstream-exchange.js';
 
 /**
  * One proxied exchange: match the location on the current config generation (held until the
@@ -78,16 +78,27 @@ async function proxy(
   metrics: ProxyMetrics,
 ): Promise<void> {
   const started = process.hrtime.bigint();
-  const abort = new AbortController();
   let finished = false;
   let outputRun: ChainRun | undefined;
+  let exchange: UpstreamExchange | undefined;
+  /** Why the exchange was stopped from this side (client gone, request body timed out). */
+  let stopped: Error | undefined;
+  /** The request body's pump listens on this; made only when there is a body. */
+  let bodyAbort: AbortController | undefined;
+  const stop = (reason: Error): void => {
+    if (stopped) return;
+    stopped = reason;
+    bodyAbort?.abort(reason);
+    exchange?.abort(reason);
+    outputRun?.abort(reason);
+  };
   res.on('finish', () => {
     finished = true;
   });
   // The client went away before the response was complete: stop the upstream request and
   // the chains, so the upstream socket is released.
   res.on('close', () => {
-    if (!finished) abort.abort(new SluiceError('ERR_SLUICE_CLIENT_GONE', 'the client closed the connection'));
+    if (!finished) stop(new SluiceError('ERR_SLUICE_CLIENT_GONE', 'the client closed the connection'));
     // One record per exchange, whichever way it ended (499: gone before any head, as nginx says).
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     metrics.exchange(location.name, res.headersSent ? res.statusCode : 499, seconds, inputRun?.stats(), outputRun?.stats(), res.headersSent && !res.writableFinished);
@@ -141,12 +152,14 @@ async function proxy(
         // Only now, with the input chain's header phase passed, is the body wanted (a `limit` that
         // refuses the length has answered 413 above, without the client ever sending it).
         if (awaitingContinue.has(req)) res.writeContinue();
-        pump(inputRun, req, { signal: abort.signal, drainOnFailure: true }).catch(() => undefined);
+        bodyAbort = new AbortController();
+        if (stopped) bodyAbort.abort(stopped);
+        pump(inputRun, req, { signal: bodyAbort.signal, drainOnFailure: true }).catch(() => undefined);
         // A client that stops sending its body (slowloris) gets 408 and the upstream request goes.
         watchRequestBody(req, spec.requestBodyTimeout, () => {
           log.warn({ location: location.name, upstream: client.name, method, url, ms: spec.requestBodyTimeout }, 'request body timed out');
           sendError(res, 408, 'the request body did not arrive in time');
-          abort.abort(new SluiceError('ERR_SLUICE_REQUEST_TIMEOUT', 'the request body did not arrive in time', { status: 408 }));
+          stop(new SluiceError('ERR_SLUICE_REQUEST_TIMEOUT', 'the request body did not arrive in time', { status: 408 }));
         });
       } else {
         await inputRun.end();
@@ -163,24 +176,20 @@ async function proxy(
   const outgoing = requestHeaders.toNode() as Record<string, string | string[]>;
 
   // ---- upstream ---------------------------------------------------------------------------
-  let up: Dispatcher.ResponseData;
+  let up: UpstreamHead;
   let target = server;
   for (let attempt = 1; ; attempt++) {
     try {
-      up = await client.request(target, {
-        method: method as Dispatcher.HttpMethod,
-        path: url,
-        headers: outgoing,
-        body: body ?? null,
-        signal: abort.signal,
-      });
+      if (stopped) return;
+      exchange = client.dispatch(target, { method, path: url, headers: outgoing, body: body ?? null });
+      up = await exchange.head;
       break;
     } catch (err) {
       if (isConnectFailure(err)) {
         client.markDown(target);
         // nginx's proxy_next_upstream error: a server that refused the connection never saw the
         // request, so the next one may take it; not with a body, which cannot be replayed.
-        const next = body === undefined && attempt < client.size && !abort.signal.aborted ? client.pick() : target;
+        const next = body === undefined && attempt < client.size && !stopped ? client.pick() : target;
         if (next !== target) {
           metrics.upstreamError(client.name, upstreamErrorKind(err) ?? 'refused');
           log.warn({ location: location.name, upstream: client.name, server: target.url.origin, err: errorText(err) }, 'upstream server refused; trying the next');
@@ -192,7 +201,7 @@ async function proxy(
         }
       }
       inputRun?.abort(err);
-      if (abort.signal.aborted) return;
+      if (stopped) return;
       const inputFailed = inputRun?.failed;
       const status = inputFailed instanceof SluiceError ? inputFailed.status : faultStatus(err);
       if (!inputFailed) metrics.upstreamError(client.name, upstreamErrorKind(err) ?? 'other');
@@ -204,9 +213,7 @@ async function proxy(
   }
 
   // ---- response head through the output chain -----------------------------------------------
-  // The body is destroyed on purpose on several paths below; undici then emits an AbortError,
-  // which with no listener would take the process down (the pump listens while it reads).
-  up.body.on('error', () => undefined);
+  const ex = exchange!;
   const responseHeaders = HeaderMap.fromNode(withoutHopByHop(up.headers as Record<string, string | string[]>, 'response'));
   responseHeaders.append('via', `1.1 ${via}`);
   const resSink = nodeSink(res);
@@ -231,7 +238,7 @@ async function proxy(
   try {
     await run.start();
   } catch (err) {
-    up.body.destroy();
+    ex.abort(err instanceof Error ? err : new Error(String(err)));
     log.warn({ location: location.name, err: errorText(err) }, 'output chain failed before the head');
     sendError(res, statusOf(err, 502), errorText(err));
     return;
@@ -239,15 +246,16 @@ async function proxy(
 
   // ---- response body ------------------------------------------------------------------------
   try {
-    await pump(run, up.body, { flush: 'idle', signal: abort.signal });
+    if (stopped) throw stopped;
+    await ex.feed(run, { flushWhenIdle: true });
     finished = true;
   } catch (err) {
     // Once bytes may have gone out, the only honest signal left is to cut the connection.
     finished = true;
     if (!res.headersSent && !res.destroyed) sendError(res, statusOf(err, 502), errorText(err));
     else if (!res.destroyed) res.destroy();
-    up.body.destroy();
-    if (!abort.signal.aborted) {
+    ex.abort(err instanceof Error ? err : new Error(String(err)));
+    if (!stopped) {
       const kind = upstreamErrorKind(err, 'reset');
       if (kind) metrics.upstreamError(client.name, kind);
       log.warn({ location: location.name, upstream: client.name, err: errorText(err) }, 'response aborted mid-body');

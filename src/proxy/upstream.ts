@@ -1,6 +1,7 @@
 import { Pool, type Dispatcher } from 'undici';
 import type { CompiledUpstream } from '../pipeline/config/types.js';
 import { guardedConnector } from './undici-guard.js';
+import { UpstreamExchange } from './upstream-exchange.js';
 
 /** How long a server that failed to connect is skipped (passive health, as nginx's fail_timeout). */
 const DOWN_FOR_MS = 10_000;
@@ -57,8 +58,11 @@ export class UpstreamClient {
     server.downUntil = Date.now() + DOWN_FOR_MS;
   }
 
-  request(server: Server, opts: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData> {
-    return server.pool.request(opts);
+  /** Send one request to `server`; the exchange settles its head, then feeds the body to a chain. */
+  dispatch(server: Server, opts: Dispatcher.DispatchOptions): UpstreamExchange {
+    const exchange = new UpstreamExchange();
+    server.pool.dispatch(opts, exchange);
+    return exchange;
   }
 
   async close(): Promise<void> {
