@@ -217,10 +217,27 @@ async function proxy(
   const responseHeaders = HeaderMap.fromNode(withoutHopByHop(up.headers as Record<string, string | string[]>, 'response'));
   responseHeaders.append('via', `1.1 ${via}`);
   const resSink = nodeSink(res);
+  let corked = false;
+  const uncork = (): void => {
+    corked = false;
+    res.uncork();
+  };
   const run: ChainRun = (outputRun = location.output.run(
     { request, status: up.statusCode, headers: responseHeaders },
     {
       ...resSink,
+      write: (chunk) => {
+        // Writes made in one turn of the event loop leave in one system call, as nginx's
+        // postpone_output does: a 64 KiB body that arrives in two socket reads went out in
+        // two writes, the head with the first. The socket is uncorked in the check phase of
+        // the same turn, so a stream (SSE) waits microseconds, not for more data.
+        if (!corked) {
+          corked = true;
+          res.cork();
+          setImmediate(uncork);
+        }
+        return resSink.write(chunk);
+      },
       // The head goes out when the chain commits it: after the header phase, or with the first
       // byte when a filter holds it open (`buffer`, to set Content-Length).
       head: (head) => {

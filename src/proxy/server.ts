@@ -42,6 +42,11 @@ export function createProxyServer(config: CompiledConfig | LiveConfig, opts: Pro
     logger: opts.logger ?? false,
     exposeHeadRoutes: false,
     logController: new LogController({ disableRequestLogging: true }),
+    // A 64 KiB upstream read plus its head fits under the response's high-water mark, so a
+    // whole read is written without a pause-and-drain round trip per response (Node's
+    // default is 16 KiB). What a slow client can make the proxy hold per connection is still
+    // bounded: this plus one chunk, then the upstream read pauses.
+    http: { highWaterMark: 128 * 1024 },
   });
   for (const m of EXTRA_METHODS) app.addHttpMethod(m, { hasBody: true });
   const live = config instanceof LiveConfig ? config : new LiveConfig(config);
