@@ -41,6 +41,13 @@ const upstream = http.createServer((req, res) => {
           res.on('close', () => clearInterval(t));
         }
         return;
+      case '/hints':
+        // 103 Early Hints, then the response: the interim head is not the response
+        res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' }, () => {
+          res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '5' });
+          res.end('final');
+        });
+        return;
       case '/hop':
         res.writeHead(200, {
           'content-type': 'text/plain',
@@ -128,6 +135,13 @@ describe('forwarding', () => {
     expect(r.headers['etag']).toBe('"p1"');
     expect(r.headers['via']).toBe('1.1 sluice');
     expect(seen!.url).toBe('/page?x=1');
+  });
+
+  it('skips an interim 103 Early Hints head and passes the final response', async () => {
+    const r = await get('/hints');
+    expect(r.status).toBe(200);
+    expect(r.body.toString()).toBe('final');
+    expect(r.complete).toBe(true);
   });
 
   it('adds X-Forwarded-* and Via, keeps Host, drops hop-by-hop headers both ways', async () => {
