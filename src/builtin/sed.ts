@@ -1,14 +1,12 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { FilterOptionsError } from '../errors.js';
-import { mediaTypeMatcher } from '../filters/media-type.js';
 import { defineFilter } from '../filters/registry.js';
 import type { Direction, HeadPhase } from '../filters/types.js';
 import { LineStage, lineText } from './support/line-splitter.js';
-import { Collector, FromUtf8, PiecesInstance, ToUtf8 } from './support/pieces.js';
+import { Collector, PiecesInstance, searchCharset } from './support/pieces.js';
 import { SedLines } from './support/sed-exec.js';
 import { parseSed, type Program } from './support/sed-script.js';
-import { charsetKind, messageCharset, normaliseCharset } from './support/text-codec.js';
-import { checkCharsets, markRewritten, parseSize, textSkipReason, TextFilterOptions } from './support/text-filter.js';
+import { checkCharsets, markRewritten, parseSize, rewriteCharset, TextFilterOptions } from './support/text-filter.js';
 
 const options = Type.Object(
   {
@@ -75,18 +73,18 @@ class SedInstance extends PiecesInstance {
 
   onHead(head: HeadPhase): void {
     const o = this.#o;
-    if (textSkipReason(head, mediaTypeMatcher(o.types), o.types.includes('*')) !== undefined) {
+    const charset = rewriteCharset(head, o);
+    if (charset === undefined) {
       head.passOn();
       return;
     }
     markRewritten(head);
-    const charset = o.charset !== undefined ? normaliseCharset(o.charset) : messageCharset(head.headers, o.defaultCharset);
-    const other = charsetKind(charset) === 'other';
     const collector = new Collector(new Set());
-    const lines = new LineStage(new SedLines(this.#c.program, o.quiet), lineText(other ? 'utf-8' : charset), other ? new FromUtf8(charset, collector) : collector, {
-      maxLineLength: this.#c.maxLineLength,
-      direction: this.#direction,
-    });
-    this.wire(other ? new ToUtf8(charset, lines) : lines, collector);
+    this.wireText(charset, collector, (next) =>
+      new LineStage(new SedLines(this.#c.program, o.quiet), lineText(searchCharset(charset)), next, {
+        maxLineLength: this.#c.maxLineLength,
+        direction: this.#direction,
+      }),
+    );
   }
 }

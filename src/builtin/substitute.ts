@@ -1,12 +1,11 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { FilterOptionsError } from '../errors.js';
-import { mediaTypeMatcher } from '../filters/media-type.js';
 import { regexSafetyProblem } from '../pipeline/regex-safety.js';
 import { defineFilter } from '../filters/registry.js';
 import type { Direction, HeadPhase } from '../filters/types.js';
 import { asciiCaseInsensitiveMatcher, exactMatcher, LiteralStage } from './support/byte-literal.js';
 import { LineStage, lineText } from './support/line-splitter.js';
-import { Collector, FromUtf8, PiecesInstance, ToUtf8, type PieceSink } from './support/pieces.js';
+import { Collector, PiecesInstance, searchCharset } from './support/pieces.js';
 import {
   batchSafe,
   escapeRegExp,
@@ -19,8 +18,8 @@ import {
   type ParsedFlags,
 } from './support/substitute-rules.js';
 import { SubstituteLines, type LineRule } from './support/substitute-lines.js';
-import { canEncode, charsetKind, encodeText, messageCharset, normaliseCharset } from './support/text-codec.js';
-import { checkCharsets, markRewritten, parseSize, textSkipReason, TextFilterOptions } from './support/text-filter.js';
+import { canEncode, encodeText } from './support/text-codec.js';
+import { checkCharsets, markRewritten, parseSize, rewriteCharset, TextFilterOptions } from './support/text-filter.js';
 
 const RuleObject = Type.Object(
   {
@@ -197,34 +196,35 @@ class SubstituteInstance extends PiecesInstance {
 
   onHead(head: HeadPhase): void {
     const o = this.#o;
-    if (textSkipReason(head, mediaTypeMatcher(o.types), o.types.includes('*')) !== undefined) {
+    const charset = rewriteCharset(head, o);
+    if (charset === undefined) {
       head.passOn();
       return;
     }
-    const charset = o.charset !== undefined ? normaliseCharset(o.charset) : messageCharset(head.headers, o.defaultCharset);
-    const kind = charsetKind(charset);
-    const plan = this.#c.plan(kind === 'other' ? 'utf-8' : charset);
+    const searched = searchCharset(charset);
+    const plan = this.#c.plan(searched);
     if (plan.stages.length === 0) {
       head.passOn();
       return;
     }
     markRewritten(head);
-    const collector = new Collector(plan.shared);
-    let next: PieceSink = kind === 'other' ? new FromUtf8(charset, collector) : collector;
-    const codec = lineText(kind === 'other' ? 'utf-8' : charset);
-    for (let i = plan.stages.length - 1; i >= 0; i--) {
-      const s = plan.stages[i]!;
-      if (s.kind === 'lines') {
-        next = new LineStage(new SubstituteLines(s.rules), codec, next, {
-          maxLineLength: this.#c.maxLineLength,
-          direction: this.#direction,
-          flushPartial: o.flushPartialLines,
-        });
-      } else {
-        const m = s.exact ? exactMatcher(s.exact) : asciiCaseInsensitiveMatcher(s.ci!);
-        next = new LiteralStage(m, s.replacement, s.fixed, next, o.flushPartialLines);
+    const codec = lineText(searched);
+    this.wireText(charset, new Collector(plan.shared), (tail) => {
+      let next = tail;
+      for (let i = plan.stages.length - 1; i >= 0; i--) {
+        const s = plan.stages[i]!;
+        if (s.kind === 'lines') {
+          next = new LineStage(new SubstituteLines(s.rules), codec, next, {
+            maxLineLength: this.#c.maxLineLength,
+            direction: this.#direction,
+            flushPartial: o.flushPartialLines,
+          });
+        } else {
+          const m = s.exact ? exactMatcher(s.exact) : asciiCaseInsensitiveMatcher(s.ci!);
+          next = new LiteralStage(m, s.replacement, s.fixed, next, o.flushPartialLines);
+        }
       }
-    }
-    this.wire(kind === 'other' ? new ToUtf8(charset, next) : next, collector);
+      return next;
+    });
   }
 }

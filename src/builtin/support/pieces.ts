@@ -1,5 +1,5 @@
 import type { Emitter, FilterInstance, HeadPhase, Step } from '../../filters/types.js';
-import { createDecoder, createEncoder } from './text-codec.js';
+import { charsetKind, createDecoder, createEncoder } from './text-codec.js';
 
 /**
  * The inside of a text rewriter: a row of stages, each handing bytes to the next by a direct
@@ -115,6 +115,11 @@ export class FromUtf8 implements PieceSink {
   }
 }
 
+/** The charset the stages search in: the message's own, or UTF-8 for one not searchable as bytes. */
+export function searchCharset(charset: string): string {
+  return charsetKind(charset) === 'other' ? 'utf-8' : charset;
+}
+
 /**
  * The body half of a filter built from piece stages (substitute, sed): bytes go into the
  * first stage, and what reaches the collector is pushed on after each call. A subclass wires
@@ -129,6 +134,16 @@ export abstract class PiecesInstance implements FilterInstance {
   protected wire(row: PieceSink, collector: Collector): void {
     this.#row = row;
     this.#collector = collector;
+  }
+
+  /**
+   * Wire the stages `build` makes (given what they hand on to) for a message in `charset`,
+   * between UTF-8 converters when it is not searchable as bytes (see searchCharset).
+   */
+  protected wireText(charset: string, collector: Collector, build: (next: PieceSink) => PieceSink): void {
+    const convert = charsetKind(charset) === 'other';
+    const row = build(convert ? new FromUtf8(charset, collector) : collector);
+    this.wire(convert ? new ToUtf8(charset, row) : row, collector);
   }
 
   onData(chunk: Uint8Array, out: Emitter): Step {

@@ -1,7 +1,9 @@
 import { Type } from '@sinclair/typebox';
+import { mediaTypeMatcher } from '../../filters/media-type.js';
 import type { HeadPhase } from '../../filters/types.js';
 import { charsetExists, closeCharsets } from './charsets.js';
 import { DEFAULT_COMPRESSIBLE_TYPES } from './compression.js';
+import { messageCharset, normaliseCharset } from './text-codec.js';
 
 /**
  * What the text rewriters (substitute, sed) share: which messages they touch, their common
@@ -61,6 +63,16 @@ export function textSkipReason(head: HeadPhase, isType: (contentType: string | u
   const ct = h.get('content-type');
   if (!(anyType || isType(ct))) return 'media type not listed';
   return undefined;
+}
+
+/**
+ * The charset a text rewriter reads this message in (the `charset` option, else the
+ * Content-Type's, else `defaultCharset`), or undefined when the message is left alone
+ * (textSkipReason).
+ */
+export function rewriteCharset(head: HeadPhase, o: { types: readonly string[]; charset?: string | undefined; defaultCharset: string }): string | undefined {
+  if (textSkipReason(head, mediaTypeMatcher(o.types), o.types.includes('*')) !== undefined) return undefined;
+  return o.charset !== undefined ? normaliseCharset(o.charset) : messageCharset(head.headers, o.defaultCharset);
 }
 
 /**
