@@ -8,31 +8,18 @@ import zlib from 'node:zlib';
 import iconv from 'iconv-lite';
 import type { CompiledChain, MessageInit } from '../src/index.js';
 import { runComparison } from './lib/compare.js';
-import { KiB, MiB, sizeLabel } from './lib/data.js';
+import { KiB, MiB, seededPage, sizeLabel } from './lib/data.js';
 import type { BenchGroup, GroupContext } from './lib/group.js';
 import type { Sluice } from './lib/target.js';
 import { split, through } from './lib/through.js';
 
 /** Realistic HTML: varied words from a seeded generator, so compression ratios are typical (~4:1). */
 function realisticHtml(bytes: number): Buffer {
-  const words = 'sluice filter stream chunk header body proxy upstream client flush gzip brotli charset rewrite location condition request response server event buffer window'.split(' ');
-  let seed = 42;
-  const rnd = (n: number): number => {
-    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-    return seed % n;
-  };
-  const parts: string[] = ['<!doctype html><html><head><title>Sluice</title></head><body>\n'];
-  let size = parts[0]!.length;
-  while (size < bytes) {
+  return seededPage(bytes, (rnd, words) => {
     const n = 8 + rnd(20);
-    const line = `<p id="p${rnd(100000)}" class="c${rnd(50)}">${Array.from({ length: n }, () => words[rnd(words.length)]).join(' ')} ${rnd(1e6)}</p>\n`;
-    parts.push(line);
-    size += line.length;
-  }
-  return Buffer.from(parts.join('')).subarray(0, bytes);
+    return `<p id="p${rnd(100000)}" class="c${rnd(50)}">${words(n)} ${rnd(1e6)}</p>\n`;
+  });
 }
-
-
 
 /** The bare node:zlib stream doing the same job: write every chunk, count the output. */
 async function zlibStream(t: zlib.Gzip | zlib.BrotliCompress | zlib.Gunzip, chunks: readonly Uint8Array[], count: number): Promise<number> {

@@ -6,7 +6,7 @@
  */
 import type { CompiledChain, MessageInit } from '../src/index.js';
 import { runComparison } from './lib/compare.js';
-import { KiB, MiB } from './lib/data.js';
+import { KiB, MiB, seededPage } from './lib/data.js';
 import type { BenchGroup, GroupContext } from './lib/group.js';
 import type { Sluice } from './lib/target.js';
 import { split, through } from './lib/through.js';
@@ -16,28 +16,13 @@ import { split, through } from './lib/through.js';
  * third line (about 2,100 per MiB), the kind of thing substitute is configured to fix.
  */
 function proxiedPage(bytes: number): Buffer {
-  const words = 'sluice filter stream chunk header body proxy upstream client flush gzip brotli charset rewrite location condition request response server event buffer window'.split(' ');
-  let seed = 42;
-  const rnd = (n: number): number => {
-    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-    return seed % n;
-  };
-  const parts: string[] = ['<!doctype html><html><head><title>Sluice</title></head><body>\n'];
-  let size = parts[0]!.length;
-  while (size < bytes) {
-    const n = 8 + rnd(20);
-    const text = Array.from({ length: n }, () => words[rnd(words.length)]).join(' ');
-    const line =
-      rnd(3) === 0
-        ? `<li><a href="http://internal.example/${words[rnd(words.length)]}/${rnd(1e4)}">${text}</a> <b>${rnd(1e6)}</b></li>\n`
-        : `<p id="p${rnd(100000)}" class="c${rnd(50)}">${text} ${rnd(1e6)}</p>\n`;
-    parts.push(line);
-    size += line.length;
-  }
-  return Buffer.from(parts.join('')).subarray(0, bytes);
+  return seededPage(bytes, (rnd, words) => {
+    const text = words(8 + rnd(20));
+    return rnd(3) === 0
+      ? `<li><a href="http://internal.example/${words(1)}/${rnd(1e4)}">${text}</a> <b>${rnd(1e6)}</b></li>\n`
+      : `<p id="p${rnd(100000)}" class="c${rnd(50)}">${text} ${rnd(1e6)}</p>\n`;
+  });
 }
-
-
 
 const INIT: MessageInit = { headers: { 'content-type': 'text/html; charset=utf-8' } };
 

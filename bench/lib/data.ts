@@ -43,3 +43,30 @@ export const MiB = 1024 * 1024;
 export function sizeLabel(bytes: number): string {
   return bytes % KiB === 0 ? `${bytes / KiB}k` : String(bytes);
 }
+
+const WORDS = 'sluice filter stream chunk header body proxy upstream client flush gzip brotli charset rewrite location condition request response server event buffer window'.split(' ');
+
+/** A number below n, from a seeded generator. */
+export type Rnd = (n: number) => number;
+
+/**
+ * A page of `bytes` bytes of HTML, line by line from a seeded generator, so that every run
+ * (and every group) moves the same bytes. `line` makes one line with `rnd` and `words(n)`
+ * (n words picked at random); text made this way compresses about 4:1, as real pages do.
+ */
+export function seededPage(bytes: number, line: (rnd: Rnd, words: (n: number) => string) => string): Buffer {
+  let seed = 42;
+  const rnd: Rnd = (n) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const words = (n: number): string => Array.from({ length: n }, () => WORDS[rnd(WORDS.length)]).join(' ');
+  const parts: string[] = ['<!doctype html><html><head><title>Sluice</title></head><body>\n'];
+  let size = parts[0]!.length;
+  while (size < bytes) {
+    const l = line(rnd, words);
+    parts.push(l);
+    size += l.length;
+  }
+  return Buffer.from(parts.join('')).subarray(0, bytes);
+}
