@@ -7,26 +7,18 @@ import { describe, expect, it } from 'vitest';
 import iconv from 'iconv-lite';
 import { SluiceError } from '../../src/errors.js';
 import { compileChain, processChain, type CompiledChain } from '../../src/pipeline/compile.js';
-import { prng } from '../helpers.js';
+import { prng, splitAt } from '../helpers.js';
 
 type Rnd = () => number;
 const pick = <T>(rnd: Rnd, xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
 
 /** Cut `buf` into 1-6 random pieces. */
-function cuts(buf: Buffer, rnd: Rnd): Buffer[] {
-  const points = Array.from({ length: Math.floor(rnd() * 6) }, () => Math.floor(rnd() * buf.length)).sort((a, b) => a - b);
-  const out: Buffer[] = [];
-  let prev = 0;
-  for (const p of points) {
-    out.push(buf.subarray(prev, p));
-    prev = p;
-  }
-  out.push(buf.subarray(prev));
-  return out.filter((b) => b.length > 0);
+function cuts(buf: Buffer, rnd: Rnd): Uint8Array[] {
+  return splitAt(buf, Array.from({ length: Math.floor(rnd() * 6) }, () => Math.floor(rnd() * buf.length)));
 }
 
 /** The body out of a chain, or the error it failed with. */
-async function through(chain: CompiledChain, pieces: Buffer[], headers: Record<string, string>): Promise<Buffer | Error> {
+async function through(chain: CompiledChain, pieces: readonly Uint8Array[], headers: Record<string, string>): Promise<Buffer | Error> {
   try {
     return (await processChain(chain, pieces, { headers, request: { method: 'GET' } })).body();
   } catch (err) {
