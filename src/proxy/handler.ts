@@ -257,7 +257,7 @@ async function proxy(
     const headPhase = run.start();
     if (headPhase) await headPhase;
   } catch (err) {
-    ex.abort(err instanceof Error ? err : new Error(String(err)));
+    ex.abort(err);
     log.warn({ location: location.name, err: errorText(err) }, 'output chain failed before the head');
     sendError(res, statusOf(err, 502), errorText(err));
     return;
@@ -266,14 +266,14 @@ async function proxy(
   // ---- response body ------------------------------------------------------------------------
   try {
     if (stopped) throw stopped;
-    await ex.feed(run, { flushWhenIdle: true });
+    await ex.feed(run);
     finished = true;
   } catch (err) {
     // Once bytes may have gone out, the only honest signal left is to cut the connection.
     finished = true;
     if (!res.headersSent && !res.destroyed) sendError(res, statusOf(err, 502), errorText(err));
     else if (!res.destroyed) res.destroy();
-    ex.abort(err instanceof Error ? err : new Error(String(err)));
+    // (the exchange is aborted already: by the failed run it fed, or by stop())
     if (!stopped) {
       const kind = upstreamErrorKind(err, 'reset');
       if (kind) metrics.upstreamError(client.name, kind);

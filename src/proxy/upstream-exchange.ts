@@ -32,7 +32,6 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   #early: Buffer[] | null = null;
   #ended = false;
   #failed: Error | null = null;
-  #flushWhenIdle = false;
   #idleScheduled = false;
   /** Paused for the chain (or until one is attached), as opposed to not at all. */
   #waiting = false;
@@ -47,9 +46,10 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   }
 
   /** Stop the exchange: the upstream request is aborted and its socket released. */
-  abort(reason: Error): void {
-    if (this.#controller) this.#controller.abort(reason);
-    else this.#abortReason ??= reason;
+  abort(reason: unknown): void {
+    const err = reason instanceof Error ? reason : new Error(String(reason));
+    if (this.#controller) this.#controller.abort(err);
+    else this.#abortReason ??= err;
   }
 
   /**
@@ -57,10 +57,9 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
    * comes, a flush mark follows whenever the upstream goes quiet (so a stream stays live), and
    * the end of the body ends the run. Settles as the run does; a failed run aborts the exchange.
    */
-  feed(run: ChainRun, opts: { flushWhenIdle: boolean }): Promise<void> {
+  feed(run: ChainRun): Promise<void> {
     this.#run = run;
-    this.#flushWhenIdle = opts.flushWhenIdle;
-    run.done.then(undefined, (err: unknown) => this.abort(err instanceof Error ? err : new Error(String(err))));
+    run.done.then(undefined, (err: unknown) => this.abort(err));
     const early = this.#early;
     this.#early = null;
     // The pause for want of a chain ends here; a write below may pause again for a busy one.
@@ -117,7 +116,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     const run = this.#run!;
     const r = run.write(chunk);
     if (r) this.#wait(r);
-    if (this.#flushWhenIdle && !this.#idleScheduled) {
+    if (!this.#idleScheduled) {
       this.#idleScheduled = true;
       setImmediate(this.#onIdle);
     }
