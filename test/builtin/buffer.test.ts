@@ -1,8 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import zlib from 'node:zlib';
-import type { FastifyInstance } from 'fastify';
 import {
   BodyTooLargeError,
   chainOverResponse,
@@ -21,7 +19,7 @@ import {
   type HeadPhase,
   type MessageInit,
 } from '../../src/index.js';
-import { createProxy } from '../../src/proxy/create.js';
+import { proxyInFront, type Front } from '../proxy-harness.js';
 import { splitAt } from '../helpers.js';
 
 const body = Buffer.from('<p>Hello, buffered world.</p>\n'.repeat(200)); // 6000 bytes
@@ -295,27 +293,21 @@ const upstream = http.createServer((req, res) => {
   });
 });
 
-let proxy: FastifyInstance;
+let front: Front;
 let base = '';
 
 beforeAll(async () => {
-  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
-  proxy = createProxy({
+  front = await proxyInFront(upstream, (url) => ({
     upstreams: { app: { servers: [url] } },
     locations: [
       { path: '/', upstream: 'app', output: [{ filter: 'buffer', options: { maxSize: 65536 } }] },
       { path: '/in/', upstream: 'app', input: ['inflate', { filter: 'buffer', options: { maxSize: 65536 } }] },
     ],
-  });
-  base = await proxy.listen({ port: 0, host: '127.0.0.1' });
+  }));
+  base = front.base;
 });
 
-afterAll(async () => {
-  await proxy.close();
-  upstream.closeAllConnections();
-  await new Promise((r) => upstream.close(r));
-});
+afterAll(() => front.stop());
 
 function request(path: string, opts: { method?: string; headers?: http.OutgoingHttpHeaders; pieces?: Buffer[] } = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
   return new Promise((resolve, reject) => {

@@ -1,7 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { FastifyInstance } from 'fastify';
 import {
   compileChain,
   FilterError,
@@ -10,7 +8,7 @@ import {
   processChain,
   type HeaderInput,
 } from '../../src/index.js';
-import { createProxy } from '../../src/proxy/create.js';
+import { proxyInFront, type Front } from '../proxy-harness.js';
 
 type Action = string | Record<string, string>;
 
@@ -290,13 +288,11 @@ const upstream = http.createServer((req, res) => {
     res.end('ok');
   });
 });
-let proxy: FastifyInstance;
+let front: Front;
 let base = '';
 
 beforeAll(async () => {
-  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
-  proxy = createProxy({
+  front = await proxyInFront(upstream, (url) => ({
     upstreams: { app: { servers: [url] } },
     locations: [
       {
@@ -306,15 +302,11 @@ beforeAll(async () => {
         output: [{ filter: 'headers', options: { actions: ['unset X-Powered-By', 'set Server sluice', 'set X-Path ${path}', 'echo ^x-trace'] } }],
       },
     ],
-  });
-  base = await proxy.listen({ port: 0, host: '127.0.0.1' });
+  }));
+  base = front.base;
 });
 
-afterAll(async () => {
-  await proxy.close();
-  upstream.closeAllConnections();
-  await new Promise((r) => upstream.close(r));
-});
+afterAll(() => front.stop());
 
 describe('headers: through the proxy', () => {
   it('a bodyless GET gets its request headers edited, and the response headers too', async () => {

@@ -1,7 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { FastifyInstance } from 'fastify';
 import {
   BodyTooLargeError,
   collectSink,
@@ -11,7 +9,7 @@ import {
   pump,
   type ChainItem,
 } from '../../src/index.js';
-import { createProxy } from '../../src/proxy/create.js';
+import { proxyInFront, type Front } from '../proxy-harness.js';
 import { splitAt } from '../helpers.js';
 
 const chain = (maxSize: number) => compileChain([{ filter: 'limit', options: { maxSize } }], { direction: 'input' });
@@ -145,27 +143,21 @@ const upstream = http.createServer((req, res) => {
   });
 });
 
-let proxy: FastifyInstance;
+let front: Front;
 let base = '';
 const LIMIT = 4096;
 
 beforeAll(async () => {
-  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-  const upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
-  proxy = createProxy({
+  front = await proxyInFront(upstream, (upstreamUrl) => ({
     upstreams: { app: { servers: [upstreamUrl] } },
     locations: [
       { path: '/', upstream: 'app', input: [{ filter: 'limit', options: { maxSize: LIMIT } }] },
     ],
-  });
-  base = await proxy.listen({ port: 0, host: '127.0.0.1' });
+  }));
+  base = front.base;
 });
 
-afterAll(async () => {
-  await proxy.close();
-  upstream.closeAllConnections();
-  await new Promise((r) => upstream.close(r));
-});
+afterAll(() => front.stop());
 
 interface Reply {
   status: number;

@@ -1,9 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { FastifyInstance } from 'fastify';
 import { compileChain, FilterOptionsError, processChain, type HeaderInput } from '../../src/index.js';
-import { createProxy } from '../../src/proxy/create.js';
+import { proxyInFront, type Front } from '../proxy-harness.js';
 
 const PUBLIC_REQUEST = { host: 'backend:8080', 'x-forwarded-host': 'www.example.com', 'x-forwarded-proto': 'https' };
 
@@ -206,39 +204,36 @@ const upstream = http.createServer((req, res) => {
   });
   res.end('redirect!');
 });
-let proxy: FastifyInstance;
+let front: Front;
 let base = '';
 
 beforeAll(async () => {
-  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-  upstreamOrigin = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
-  proxy = createProxy({
-    upstreams: { app: { servers: [upstreamOrigin], preserveHost: false } },
-    locations: [
-      {
-        path: '/',
-        upstream: 'app',
-        output: [
-          {
-            filter: 'proxy-reverse',
-            options: {
-              rules: [{ from: `${upstreamOrigin}/app/`, to: '/public/' }],
-              cookieDomains: [{ from: '127.0.0.1', to: '' }],
-              cookiePaths: [{ from: '/app/', to: '/public/' }],
+  front = await proxyInFront(upstream, (origin) => {
+    upstreamOrigin = origin;
+    return {
+      upstreams: { app: { servers: [upstreamOrigin], preserveHost: false } },
+      locations: [
+        {
+          path: '/',
+          upstream: 'app',
+          output: [
+            {
+              filter: 'proxy-reverse',
+              options: {
+                rules: [{ from: `${upstreamOrigin}/app/`, to: '/public/' }],
+                cookieDomains: [{ from: '127.0.0.1', to: '' }],
+                cookiePaths: [{ from: '/app/', to: '/public/' }],
+              },
             },
-          },
-        ],
-      },
-    ],
+          ],
+        },
+      ],
+    };
   });
-  base = await proxy.listen({ port: 0, host: '127.0.0.1' });
+  base = front.base;
 });
 
-afterAll(async () => {
-  await proxy.close();
-  upstream.closeAllConnections();
-  await new Promise((r) => upstream.close(r));
-});
+afterAll(() => front.stop());
 
 describe('proxy-reverse: through the proxy', () => {
   it('a redirect and its cookies come back in public form, built from the client\'s Host', async () => {

@@ -1,9 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { FastifyInstance } from 'fastify';
 import { compileChain, FLUSH, pump, type ChainSink, type Flush } from '../../src/index.js';
-import { createProxy } from '../../src/proxy/create.js';
+import { proxyInFront, type Front } from '../proxy-harness.js';
 import { prng, splitAt } from '../helpers.js';
 
 const KiB = 1024;
@@ -193,24 +191,18 @@ const upstream = http.createServer((req, res) => {
   res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(PAGE.length) });
   res.end(PAGE);
 });
-let proxy: FastifyInstance;
+let front: Front;
 let base = '';
 
 beforeAll(async () => {
-  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
-  proxy = createProxy({
+  front = await proxyInFront(upstream, (url) => ({
     upstreams: { app: { servers: [url] } },
     locations: [{ path: '/', upstream: 'app', output: [{ filter: 'ratelimit', options: { rate: 256 } }] }],
-  });
-  base = await proxy.listen({ port: 0, host: '127.0.0.1' });
+  }));
+  base = front.base;
 });
 
-afterAll(async () => {
-  await proxy.close();
-  upstream.closeAllConnections();
-  await new Promise((r) => upstream.close(r));
-});
+afterAll(() => front.stop());
 
 describe('ratelimit: through the proxy', () => {
   it('a 64 KiB response at 256 KiB/s: whole, with its Content-Length, and not before ~200 ms', async () => {

@@ -1,0 +1,29 @@
+import type http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createProxy } from '../src/proxy/create.js';
+import type { SluiceConfig } from '../src/pipeline/config/types.js';
+
+export interface Front {
+  /** The proxy's origin, e.g. http://127.0.0.1:41234. */
+  readonly base: string;
+  /** Close the proxy, then the upstream (its kept-alive sockets too). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Sluice in front of a scripted upstream, both listening on 127.0.0.1 port 0: `config` gets the
+ * upstream's origin and returns the proxy's config.
+ */
+export async function proxyInFront(upstream: http.Server, config: (upstreamUrl: string) => SluiceConfig): Promise<Front> {
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  const proxy = createProxy(config(`http://127.0.0.1:${(upstream.address() as AddressInfo).port}`));
+  const base = await proxy.listen({ port: 0, host: '127.0.0.1' });
+  return {
+    base,
+    async stop() {
+      await proxy.close();
+      upstream.closeAllConnections();
+      await new Promise((r) => upstream.close(r));
+    },
+  };
+}
