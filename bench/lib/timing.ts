@@ -19,10 +19,6 @@ const gc: () => void = (() => {
   return () => undefined;
 })();
 
-export function collectGarbage(): void {
-  gc();
-}
-
 /** The old method, kept to compare with: a forced full GC before every repetition. */
 const forcedGc = process.env.SLUICE_BENCH_GC === '1';
 
