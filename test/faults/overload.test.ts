@@ -5,9 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
-import net, { type AddressInfo } from 'node:net';
-import type { FastifyInstance } from 'fastify';
-import { createProxy } from '../../src/proxy/create.js';
+import net from 'node:net';
+import { proxyInFront, type Front } from '../proxy-harness.js';
 import { logCapture, parseResponse } from './support.js';
 
 const MAX = 16;
@@ -15,29 +14,24 @@ const upstream = http.createServer((req, res) => {
   const delay = req.url?.startsWith('/slow') ? 200 : 0;
   setTimeout(() => res.end('x'.repeat(2048)), delay);
 });
-let proxy: FastifyInstance;
+let front: Front;
 let port = 0;
 const logs = logCapture();
 
 beforeAll(async () => {
-  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-  proxy = createProxy(
-    {
+  front = await proxyInFront(
+    upstream,
+    (url) => ({
       listen: { maxConnections: MAX },
-      upstreams: { app: { servers: [`http://127.0.0.1:${(upstream.address() as AddressInfo).port}`] } },
+      upstreams: { app: { servers: [url] } },
       locations: [{ path: '/', upstream: 'app', output: ['compress'] }],
-    },
+    }),
     { logger: { level: 'info', stream: logs.stream } },
   );
-  await proxy.listen({ port: 0, host: '127.0.0.1' });
-  port = (proxy.server.address() as AddressInfo).port;
+  port = front.port;
 });
 
-afterAll(async () => {
-  await proxy.close();
-  upstream.closeAllConnections();
-  await new Promise((r) => upstream.close(r));
-});
+afterAll(() => front.stop());
 
 /** A keep-alive connection that sends one request at a time and times each exchange. */
 class Conn {

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
-import type { FastifyInstance } from 'fastify';
-import { createProxy } from '../../src/proxy/create.js';
+import type { Socket } from 'node:net';
+import { proxyInFront, type Front } from '../proxy-harness.js';
 
 /** An upstream that accepts an "echo" upgrade and then echoes bytes, as a WebSocket server would frames. */
 const upstream = http.createServer((_req, res) => res.end('plain'));
@@ -14,28 +13,21 @@ upstream.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer)
   socket.pipe(socket);
 });
 
-let proxy: FastifyInstance;
+let front: Front;
 let port = 0;
 
 beforeAll(async () => {
-  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-  const up = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
-  proxy = createProxy({
+  front = await proxyInFront(upstream, (up) => ({
     upstreams: { app: { servers: [up] }, dead: { servers: ['http://127.0.0.1:1'] } },
     locations: [
       { path: '/', upstream: 'app', output: ['compress'] },
       { path: '/dead', upstream: 'dead' },
     ],
-  });
-  await proxy.listen({ port: 0, host: '127.0.0.1' });
-  port = (proxy.server.address() as AddressInfo).port;
+  }));
+  port = front.port;
 });
 
-afterAll(async () => {
-  await proxy.close();
-  upstream.closeAllConnections();
-  await new Promise((r) => upstream.close(r));
-});
+afterAll(() => front.stop());
 
 function upgrade(path: string): Promise<{ status: number; socket?: Socket }> {
   return new Promise((resolve, reject) => {
