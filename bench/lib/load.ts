@@ -6,7 +6,7 @@ const SERVERS = fileURLToPath(new URL('./servers.mjs', import.meta.url));
 
 export interface Child {
   readonly url: string;
-  /** Process id (memory figures read /proc/<pid>/status). */
+  /** Process id (memory figures read /proc/<pid>/status; CPU and fault figures /proc/<pid>/stat). */
   readonly pid: number;
   stop(): Promise<void>;
 }
